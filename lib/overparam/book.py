@@ -13,9 +13,19 @@ the live widget panel.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["glue", "jshtml", "live_panel", "in_colab", "comparison_table"]
+__all__ = [
+    "glue",
+    "glue_numbers",
+    "show_paper_vs_ours",
+    "jshtml",
+    "Slider",
+    "live_panel",
+    "in_colab",
+    "comparison_table",
+]
 
 
 def in_colab() -> bool:
@@ -56,6 +66,27 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     _glue(name, value, display=display)
 
 
+def glue_numbers(chapter: str, numbers: dict[str, float]) -> None:
+    """Glue every entry of a chapter's ``numbers()`` as ``<chapter>_<key>`` (one call per notebook).
+
+    The prose quotes them with ``{glue:text}`<chapter>_<key>:.3f```; an estimate's interval is
+    ``<chapter>_<key>_lo`` / ``_hi`` and its run count ``<chapter>_<key>_n``.
+    """
+    if not isinstance(numbers, dict) or not all(isinstance(k, str) for k in numbers):
+        raise ValueError(f"numbers must be a dict of str keys (a chapter's numbers()); got {type(numbers).__name__}")
+    for key, value in numbers.items():
+        glue(f"{chapter}_{key}", float(value))
+
+
+def show_paper_vs_ours(chapter: str, rows: list[dict[str, Any]], claim: str) -> None:
+    """Display the chapter's closing table and glue it (``<chapter>_table``) and its ``claim``
+    (``<chapter>_claim``) for the summary page."""
+    from IPython.display import Markdown
+
+    glue(f"{chapter}_table", Markdown(comparison_table(rows)), display=True)
+    glue(f"{chapter}_claim", claim)
+
+
 def jshtml(fig, update: Callable[[int], Any], frames: int, *, interval: int = 200, default_mode: str = "once"):
     """A JavaScript animation of ``fig`` over ``frames`` frames, as an ``IPython.display.HTML``.
 
@@ -76,8 +107,31 @@ def jshtml(fig, update: Callable[[int], Any], frames: int, *, interval: int = 20
     return HTML(html)
 
 
-def live_panel(run_and_plot: Callable[..., None], *, button: str = "Run", **controls):
-    """A live panel: ``controls`` (ipywidgets) plus a button that calls ``run_and_plot(**values)``.
+@dataclass(frozen=True)
+class Slider:
+    """A live-panel control, declared in the library without importing ipywidgets:
+    ``Slider(value, low, high, step, description)``; an int slider when all numbers are ints."""
+
+    value: float
+    low: float
+    high: float
+    step: float | None = None
+    description: str = ""
+
+    def widget(self, name: str):
+        """The ipywidgets slider for this control (``name`` when no ``description``)."""
+        import ipywidgets as w
+
+        is_int = all(isinstance(v, int) for v in (self.value, self.low, self.high, self.step or 1))
+        cls = w.IntSlider if is_int else w.FloatSlider
+        kw = {} if self.step is None else {"step": self.step}
+        return cls(value=self.value, min=self.low, max=self.high, description=self.description or name,
+                   style={"description_width": "initial"}, **kw)
+
+
+def live_panel(run_and_plot: Callable[..., Any], controls: dict[str, Slider], *, button: str = "Run", **fixed):
+    """A live panel: one slider per entry of ``controls`` plus a button that calls
+    ``run_and_plot(**slider_values, **fixed)`` (e.g. ``fixed={"device": device}``).
 
     The experiment runs only when the button is pressed, so executing the notebook (papermill,
     the book build) costs nothing. Output (figures, text) goes into the panel's output area.
@@ -85,16 +139,17 @@ def live_panel(run_and_plot: Callable[..., None], *, button: str = "Run", **cont
     import ipywidgets as w
     from IPython.display import display
 
+    sliders = {name: spec.widget(name) for name, spec in controls.items()}
     out = w.Output()
     go = w.Button(description=button, button_style="primary")
 
     def on_click(_):
         out.clear_output(wait=True)
         with out:
-            run_and_plot(**{k: c.value for k, c in controls.items()})
+            run_and_plot(**{k: c.value for k, c in sliders.items()}, **fixed)
 
     go.on_click(on_click)
-    panel = w.VBox([*controls.values(), go, out])
+    panel = w.VBox([*sliders.values(), go, out])
     display(panel)
     return panel
 

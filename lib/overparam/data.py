@@ -41,6 +41,11 @@ __all__ = [
     "corrupt_labels",
     "MNISTSplit",
     "mnist_split",
+    "MNIST_PIXEL_MEAN",
+    "MNIST_PIXEL_STD",
+    "standardize_pixels",
+    "pool_images",
+    "center_and_scale",
     "load_mnist_pool",
     "download_mnist",
     "MNIST_MD5",
@@ -460,3 +465,33 @@ def mnist_split(
     x_train, y_train = pick(tr, n_train, "n_train")
     x_test, y_test = pick(te, n_test, "n_test")
     return MNISTSplit(x_train, y_train, x_test, y_test)
+
+
+#: The usual MNIST pixel statistics (training set, pixels in [0, 1]).
+MNIST_PIXEL_MEAN, MNIST_PIXEL_STD = 0.1307, 0.3081
+
+
+def standardize_pixels(x: torch.Tensor) -> torch.Tensor:
+    """``(x - 0.1307) / 0.3081``: MNIST pixels in [0, 1] to mean about 0, std about 1 (any shape)."""
+    return (x - MNIST_PIXEL_MEAN) / MNIST_PIXEL_STD
+
+
+def pool_images(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Average-pool images ``(N, 1, H, W)`` by ``factor`` (``1``: unchanged); 28 -> 14 pixels for 2."""
+    factor = check_int("factor", factor, 1, 28)
+    if x.ndim != 4:
+        raise ValueError(f"x must be images of shape (N, 1, H, W); got {tuple(x.shape)}")
+    if factor > min(x.shape[-2:]):
+        raise ValueError(f"factor must be at most the image size {min(x.shape[-2:])}; got {factor}")
+    return torch.nn.functional.avg_pool2d(x, factor) if factor > 1 else x
+
+
+def center_and_scale(x_train: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Center ``(N, D)`` features by the training mean and scale so the training rows' mean norm is 1.
+
+    The same shift and scale are applied to every array in ``others`` (e.g. the test set), so no
+    test statistic leaks into the preprocessing. Returns ``(x_train, *others)`` transformed.
+    """
+    mu = x_train.mean(0)
+    scale = (x_train - mu).norm(dim=1).mean()
+    return tuple((x - mu) / scale for x in (x_train, *others))

@@ -17,7 +17,7 @@ import torch
 from ._validate import check_choice, check_float, check_int, check_int_sequence
 from .device import cpu_generator, resolve_device
 
-__all__ = ["TwoLayerReLU", "XORConvNet", "XORPatternNet", "ConvNet", "DeepReLUMLP", "check_inputs"]
+__all__ = ["paired_init", "TwoLayerReLU", "XORConvNet", "XORPatternNet", "ConvNet", "DeepReLUMLP", "check_inputs"]
 
 Params = dict[str, torch.Tensor]
 
@@ -42,6 +42,29 @@ def _members(params: Params) -> int:
 def _finish(params: Params, device, dtype) -> Params:
     dev = resolve_device(device)
     return {k: v.to(device=dev, dtype=dtype).contiguous() for k, v in params.items()}
+
+
+def paired_init(params: Params) -> Params:
+    """Pair the hidden neurons so the two-layer network is exactly zero at initialization.
+
+    For ``w (E, m, d)``, ``a (E, m)`` (and ``b (E, m)`` when present): neuron ``r + m/2`` gets
+    ``w_r`` (and ``b_r``) and ``-a_r``. Each half keeps its law, and ``f(x) = 0`` for every ``x``:
+    ``u(0) = 0`` as Arora et al. (2019) assume, and the ``zero_output`` init of Boursier &
+    Flammarion's code. Returns a new dict; ``m`` must be even.
+    """
+    w, a = params["w"].clone(), params["a"].clone()
+    m = w.shape[1]
+    if m % 2:
+        raise ValueError(f"paired_init needs an even width; got m = {m}")
+    h = m // 2
+    w[:, h:] = w[:, :h]
+    a[:, h:] = -a[:, :h]
+    out = {**params, "w": w, "a": a}
+    if "b" in params:
+        b = params["b"].clone()
+        b[:, h:] = b[:, :h]
+        out["b"] = b
+    return out
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from tqdm.std import tqdm
 
 from ._validate import check_choice, check_float, check_int
 
-__all__ = ["LOSSES", "loss_per_member", "train", "TrainResult", "DivergenceError", "log_steps"]
+__all__ = ["LOSSES", "loss_per_member", "loss_and_grads", "train", "TrainResult", "DivergenceError", "log_steps"]
 
 Params = dict[str, torch.Tensor]
 
@@ -41,6 +41,24 @@ def loss_per_member(out: torch.Tensor, y: torch.Tensor, loss: str = "mse") -> to
     if loss == "logistic":
         return torch.nn.functional.softplus(-y * out).mean(-1)
     raise ValueError(f"loss must be one of {list(LOSSES)}; got {loss!r}")
+
+
+def loss_and_grads(model, params: Params, x: torch.Tensor, y: torch.Tensor, loss: str = "mse", *, fast: bool = True):
+    """``(loss (E,), {name: grad (E, ...)})`` of the per-member ``loss`` over the model's trainable
+    parameters: the model's hand-written ``loss_and_grads`` when it has one for this loss (and
+    ``fast``), else autograd (the reference the fast path is tested against). ``params`` unchanged.
+    """
+    fast_fn = getattr(model, "loss_and_grads", None) if fast else None
+    if fast_fn is not None:
+        got = fast_fn(params, x, y, loss)
+        if got is not None:
+            return got
+    trainable = list(model.trainable)
+    leaves = {k: params[k].detach().requires_grad_(True) for k in trainable}
+    with torch.enable_grad():
+        lv = loss_per_member(model.forward({**params, **leaves}, x), y, loss)
+        grads = torch.autograd.grad(lv.sum(), [leaves[k] for k in trainable])
+    return lv.detach(), dict(zip(trainable, grads))
 
 
 def log_steps(steps: int, num: int = 60) -> list[int]:
@@ -188,24 +206,12 @@ def train(
     record_set, snap_set = set(record), set(snaps)
     metrics = metrics or {}
 
-    fast_fn = getattr(model, "loss_and_grads", None) if fast else None
     trainable = list(model.trainable)
     gen = torch.Generator(device=dev).manual_seed(check_int("seed", seed, 0, 2**63 - 1)) if batch_size else None
     ar = torch.arange(E, device=dev)[:, None]
 
     def lr_for(p: torch.Tensor):
         return lr if not isinstance(lr, torch.Tensor) else lr.reshape(E, *([1] * (p.ndim - 1)))
-
-    def loss_and_grads(xb, yb):
-        if fast_fn is not None:
-            got = fast_fn(params, xb, yb, loss)
-            if got is not None:
-                return got
-        leaves = {k: params[k].detach().requires_grad_(True) for k in trainable}
-        full = {**params, **leaves}
-        lv = loss_per_member(model.forward(full, xb), yb, loss)
-        grads = torch.autograd.grad(lv.sum(), [leaves[k] for k in trainable])
-        return lv.detach(), dict(zip(trainable, grads))
 
     def full_loss():
         with torch.no_grad():
@@ -241,7 +247,7 @@ def train(
                 idx = torch.randint(0, n, (E, batch_size), generator=gen, device=dev)
                 xb = x[ar, idx] if x_per else x[idx]
                 yb = y[ar, idx] if y_per else y[idx]
-            lv, grads = loss_and_grads(xb, yb)
+            lv, grads = loss_and_grads(model, params, xb, yb, loss, fast=fast)
         if t in record_set:
             full = lv if (lv is not None and batch_size is None) else full_loss()
             mark(full, t)
