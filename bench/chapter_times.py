@@ -3,7 +3,10 @@
 Usage:  .venv/bin/python bench/chapter_times.py [--presets smoke book] [--modules xor gram ...]
         [--device cpu] [--threads 2] [--rows DIR]
 
-``--rows DIR`` also writes each run's paper-vs-ours rows (``paper_vs_ours(result)``) to
+Each row also shows the chapter's own estimate (``estimate_seconds(cfg, device)``, the one ``run``
+prints) and the measured/estimated ratio, and the run's per-part times (``result.seconds``).
+
+``--rows DIR`` also writes each run's ``numbers(result)`` and paper-vs-ours rows to
 ``DIR/<module>_<preset>.json``: how the paper preset's numbers are collected on a GPU machine.
 
 Chapter modules that do not exist (yet) are skipped and listed; a chapter whose run raises is
@@ -58,22 +61,24 @@ def main(argv=None):
         except Exception as err:  # a broken chapter module must not stop the table
             rows.append((name, "-", None, f"import failed: {type(err).__name__}: {err}"))
             continue
-        if not (hasattr(mod, "run") and hasattr(mod, "config")):
-            rows.append((name, "-", None, "no run/config"))
-            continue
         for preset in args.presets:
             try:
                 cfg = mod.config(preset, **overrides)
+                est = mod.estimate_seconds(cfg, args.device)
                 t0 = time.perf_counter()
                 result = mod.run(cfg, device=args.device, progress=False)
                 dt = time.perf_counter() - t0
-                if args.rows is not None and hasattr(mod, "paper_vs_ours"):
+                if args.rows is not None:
                     args.rows.mkdir(parents=True, exist_ok=True)
                     out = {"module": name, "preset": preset, "overrides": overrides, "device": args.device, "seconds": dt,
+                           "parts": result.seconds, "estimate": est, "numbers": mod.numbers(result),
                            "rows": mod.paper_vs_ours(result)}
                     (args.rows / f"{name}_{preset}.json").write_text(json.dumps(out, indent=1, default=str))
                 budget = BUDGET_S.get(preset)
-                note = "" if budget is None else ("within budget" if dt <= budget else f"OVER the {budget:.0f} s budget")
+                note = f"estimate {est:.0f} s (measured/estimate {dt / est:.2f}); parts " + ", ".join(
+                    f"{k} {v:.1f}" for k, v in result.seconds.items() if k != "total")
+                if budget is not None:
+                    note += "; within budget" if dt <= budget else f"; OVER the {budget:.0f} s budget"
                 rows.append((name, preset, dt, note))
             except Exception as err:
                 rows.append((name, preset, None, f"failed: {type(err).__name__}: {err}"))

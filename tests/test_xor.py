@@ -62,14 +62,28 @@ def test_measurements():
     assert float(xor.exact_test_error(net, big, probs)[0]) == 0.0
     one = {"w": torch.stack([P[0], P[0]])[None] * 3.0, "u": params["u"]}
     assert float(xor.exact_test_error(net, one, probs)[0]) > 0.0
-    # random filters: exploration averages 1 - (3/4)^k
+    # random filters: exploration averages 1 - (3/4)^k, both positive patterns 1 - 2 (3/4)^k + 2^-k
     g = torch.Generator().manual_seed(0)
     rnd = {"w": torch.randn(20000, 2, 2, generator=g), "u": torch.randn(20000, 2, 2, generator=g)}
-    assert abs(float(xor.exploration(rnd).mean()) - (1 - 0.75**2)) < 0.01
+    assert abs(float(xor.exploration(rnd).mean()) - xor.exploration_theory(2)) < 0.01
+    assert abs(float(xor.pos_explored(rnd).mean()) - xor.pos_explored_theory(2)) < 0.01
     assert abs(float(xor.clustering({"w": rnd["w"][:, :1] * 0 + rnd["w"][:, :1], "u": rnd["u"][:, :1]}).mean()) - xor.RANDOM_COSINE) < 0.01
 
 
+# ---------------------------------------------------------------------------- closed forms
+def test_exploration_closed_forms():
+    assert xor.exploration_theory(1) == 0.25 and xor.pos_explored_theory(1) == 0.0
+    assert xor.pos_explored_theory(2) == 1 / 8  # both w filters on different positive patterns: 2 / 16
+    assert math.isclose(xor.exploration_theory(20), 1 - 0.75**20)
+    # all four patterns explored, (1 - 2 (3/4)^k + 2^-k)^2, exceeds 0.99 from k = 21 on
+    assert xor.pos_explored_theory(20) ** 2 < 0.99 < xor.pos_explored_theory(21) ** 2
+
+
 # ---------------------------------------------------------------------------- config validation
+#: Overrides that make every trained run diverge at ``smoke`` (float32 overflow at initialization).
+DIVERGING = {"init_scale": 1e39, "mnist_init_scale": 1e39}
+
+
 @pytest.mark.parametrize(
     "field, value",
     [("d", 3), ("p_plus", 1.5), ("ks", (4, 2)), ("ks", ()), ("seeds", 1), ("lr", -0.1), ("frames", 100),
@@ -80,50 +94,75 @@ def test_config_rejects_bad_values(field, value):
         xor.config("smoke", **{field: value})
 
 
+def test_config_checks_pool_against_kernel_before_training():
+    with pytest.raises(ValueError, match=r"mnist_kernel must be at most the pooled image side 28 // mnist_pool = 7"):
+        xor.config("smoke", mnist_pool=4, mnist_kernel=20)
+    assert xor.config("smoke", mnist_pool=4, mnist_kernel=7).mnist_kernel == 7
+
+
 def test_config_unknown_field_and_preset():
     with pytest.raises(ValueError, match="unknown"):
         xor.config("smoke", widths=(2, 3))
     with pytest.raises(ValueError, match="preset"):
         xor.config("huge")
+    with pytest.raises(ValueError, match="cfg must be an overparam.xor.Config"):
+        xor.run({"d": 4}, device="cpu", progress=False)
 
 
 # ---------------------------------------------------------------------------- the phenomenon (smoke size)
-@pytest.fixture(scope="module")
-def smoke_result():
-    torch.set_num_threads(2)
-    cfg = xor.config("smoke", mnist_steps=0, d_large=0)
-    return xor.run(cfg, device="cpu", progress=False)
-
-
 def test_wider_nets_generalize_better(smoke_result):
-    r = smoke_result
-    mt = r.mean_test()
-    # measured at smoke size (100 seeds, k = 2 vs 20): 0.100 vs 0.005; margin well below that gap
-    assert float(mt[0] - mt[-1]) > 0.03
-    # among zero-training-error runs the bad share falls (measured 0.92 vs 0.70)
-    bad = r.bad_share()
-    assert float(bad[0] - bad[-1]) > 0.1
-    # exploration at init follows 1 - (3/4)^k (binomial noise over 100 seeds)
-    for i, k in enumerate(r.ks):
-        assert abs(float(r.explore_init[i].mean()) - (1 - 0.75**k)) < 0.1
+    r = smoke_result("xor")
+    nums = xor.numbers(r)
+    # measured at smoke size (100 seeds, k = 2 vs 20): 0.131 [0.093, 0.175] vs 0.0058 [0.0050, 0.0066]
+    assert nums["test_small"] - nums["test_large"] > 0.03
+    assert nums["test_small_lo"] > nums["test_large_hi"]
+    # among zero-training-error runs the bad share falls (measured 0.93 of 44 vs 0.77 of 100)
+    assert nums["bad_small"] - nums["bad_large"] > 0.1
+    assert nums["bad_small_n"] >= 10 and nums["bad_large_n"] >= 50
+    # exploration at init follows 1 - (3/4)^k: the prediction lies in the 95% interval of the measurement
+    assert nums["explore_small_lo"] <= nums["explore_theory_small"] <= nums["explore_small_hi"]
+    assert nums["pos_small_lo"] <= nums["pos_theory_small"] <= nums["pos_small_hi"]
+    assert abs(nums["explore_large"] - xor.exploration_theory(r.main.ks[-1])) < 0.02
     # clustering: filters end near the pattern directions (random directions give 0.900)
-    assert float(r.clustering_final[-1].mean()) > 0.97
-    # the pattern-set evaluation equals the conv net over all 4^d inputs
-    assert float((r.test_err_check - r.test_err[-1]).abs().max()) < 1e-6
-    assert not bool(r.diverged.any())
+    assert nums["clust_large_lo"] > 0.97 > nums["clust_random"]
+    # the pattern-set evaluation equals the conv net over all 4^d inputs, and the sampled check at d_large
+    assert nums["check_diff"] < 1e-6
+    assert nums["dl_sampled_diff"] < 4 / math.sqrt(r.config.n_test_samples)
+    assert nums["diverged"] == 0 and nums["dl_diverged"] == 0 and nums["mn_diverged"] == 0
+
+
+def test_all_diverged_width_reports_nan_not_zero(smoke_result):
+    import dataclasses
+
+    r = smoke_result("xor")
+    sw = r.main
+    div = sw.diverged.clone()
+    div[0] = True  # pretend every run of the smallest width diverged
+    fake = dataclasses.replace(r, main=dataclasses.replace(sw, diverged=div))
+    nums = xor.numbers(fake)
+    for key in ("test_small", "bad_small", "zero_small", "explore_small", "clust_small"):
+        assert math.isnan(nums[key]) and nums[f"{key}_n"] == 0, key
+    assert nums["diverged"] == r.config.seeds
+    assert not math.isnan(nums["test_large"])
 
 
 def test_run_is_deterministic():
     cfg = xor.config("smoke", ks=(2, 4), seeds=8, steps=50, d_large=0, mnist_steps=0)
     a = xor.run(cfg, device="cpu", progress=False)
     b = xor.run(cfg, device="cpu", progress=False)
-    torch.testing.assert_close(a.test_err, b.test_err)
-    torch.testing.assert_close(a.curves["clustering"], b.curves["clustering"])
+    assert torch.equal(a.main.test_err, b.main.test_err)
+    assert torch.equal(a.main.curves["clustering"], b.main.curves["clustering"])
+    assert a.large is None and a.mnist is None
+    nums = xor.numbers(a)
+    assert nums == xor.numbers(b) | {"seconds": nums["seconds"]}
 
 
 def test_paper_vs_ours_rows(smoke_result):
-    rows = xor.paper_vs_ours(smoke_result)
+    rows = xor.paper_vs_ours(smoke_result("xor"))
     assert rows and all({"quantity", "paper", "ours", "scale"} <= set(r) for r in rows)
+    last = rows[-1]
+    assert "diverged" in last["quantity"] and last["ours"].startswith("0 of 300 (d=4)")
+    assert all("our derivation" not in r["paper"] for r in rows)
 
 
 # ---------------------------------------------------------------------------- the notebook
@@ -132,11 +171,19 @@ def test_notebook_smoke(smoke_notebook):
     ex = smoke_notebook("01_xor_detection")
     g = ex.glue
     for key in ("xor_test_small", "xor_test_large", "xor_bad_small", "xor_bad_large", "xor_explore_small",
-                "xor_clust_large", "xor_table", "xor_claim"):
+                "xor_clust_large", "xor_table", "xor_claim", "xor_test_small_lo", "xor_bad_small_hi"):
         assert key in g, f"{key} was not glued"
     assert g["xor_test_small"] - g["xor_test_large"] > 0.03
     assert g["xor_bad_small"] > g["xor_bad_large"]
     assert g["xor_explore_small"] < g["xor_explore_large"]
     assert g["xor_clust_large"] > g["xor_clust_random"]
     assert g["xor_check_diff"] < 1e-6
+    # every {glue:} role of the prose names a glued value
+    import re
+
+    prose = "".join("".join(c["source"]) for c in ex.nb["cells"] if c["cell_type"] == "markdown")
+    names = set(re.findall(r"\{glue:\w+\}`([\w]+)", prose))
+    assert len(names) > 40, f"found only {len(names)} glue roles in the prose"
+    missing = sorted(names - set(g))
+    assert not missing, f"glue names used in the prose but not glued: {missing}"
     print(f"01_xor_detection smoke notebook: {ex.seconds:.1f} s")

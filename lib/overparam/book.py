@@ -87,13 +87,16 @@ def show_paper_vs_ours(chapter: str, rows: list[dict[str, Any]], claim: str) -> 
     glue(f"{chapter}_claim", claim)
 
 
-def jshtml(fig, update: Callable[[int], Any], frames: int, *, interval: int = 200, default_mode: str = "once"):
+def jshtml(fig, update: Callable[[int], Any], frames: int, *, interval: int = 200, default_mode: str = "once",
+           dpi: int = 110):
     """A JavaScript animation of ``fig`` over ``frames`` frames, as an ``IPython.display.HTML``.
 
     ``update(i)`` redraws the figure for frame ``i``. The figure is closed afterwards so it is not
     also shown as a static image. The result has a slider and play buttons that work in a static
-    HTML page (frames are embedded as images; keep ``frames`` to a few dozen).
+    HTML page (frames are embedded as PNGs at ``dpi``, lower than the static figures' 2x so that a
+    few dozen frames stay a few MB; keep ``frames`` to a few dozen).
     """
+    import matplotlib as mpl
     import matplotlib.pyplot as plt
     from IPython.display import HTML
     from matplotlib import animation
@@ -101,8 +104,10 @@ def jshtml(fig, update: Callable[[int], Any], frames: int, *, interval: int = 20
     from ._validate import check_int
 
     frames = check_int("frames", frames, 1, 500)
+    dpi = check_int("dpi", dpi, 20, 400)
     anim = animation.FuncAnimation(fig, update, frames=frames, interval=interval, blit=False)
-    html = anim.to_jshtml(default_mode=default_mode, embed_frames=True)
+    with mpl.rc_context({"savefig.dpi": dpi}):
+        html = anim.to_jshtml(default_mode=default_mode, embed_frames=True)
     plt.close(fig)
     return HTML(html)
 

@@ -1,0 +1,31 @@
+"""Chapter 4: the Gram matrix. Why a wide two-layer ReLU network fits true labels fast and random
+labels slowly, and a generalization bound that can tell the two apart.
+
+Reproduces Arora, Du, Hu, Li & Wang, "Fine-Grained Analysis of Optimization and Generalization for
+Overparameterized Two-Layer Neural Networks", ICML 2019 (arXiv `1901.08584
+<https://arxiv.org/abs/1901.08584>`_), on two MNIST digits with a fraction ``p`` of the training
+labels re-drawn at random (``p`` from 0 to 1):
+
+- the training loss of the wide network against the kernel prediction
+  ``1/2 sum_i (1 - eta lambda_i)^{2k} (v_i . y)^2`` (Theorem 4.1);
+- the eigenvalues of ``H^inf`` and the projections ``(v_i . y)^2`` of true and random labels;
+- the bound ``sqrt(2 y^T (H^inf)^{-1} y / n)`` (Theorem 5.1) against the test error and loss;
+- ``||W(k) - W(0)||_F`` against ``sqrt(y^T (H^inf)^{-1} y)`` (Section 5);
+- the drift of the network's Gram matrix ``H(W)`` from ``H^inf`` (the kernel regime's premise).
+
+All corruption levels (times seeds) are trained as one ensemble, in one call of
+:func:`overparam.train.train`. The Gram-matrix math lives in :mod:`overparam.kernels`.
+Layout: :mod:`.config` (Config, presets), :mod:`.run` (compute), :mod:`.report` (numbers, table),
+:mod:`.figures` (figures, animation, live panel).
+"""
+
+from .config import PRESETS, Config, config
+from .figures import FIGURES, LIVE_CONTROLS, animation, live, plot_bound, plot_distance, plot_loss, plot_spectrum
+from .report import CLAIM, numbers, paper_vs_ours
+from .run import Drift, Prediction, Result, Spectrum, Sweep, Training, estimate_seconds, run
+
+__all__ = [
+    "CLAIM", "Config", "PRESETS", "config", "Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "run",
+    "estimate_seconds", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live", "plot_loss",
+    "plot_spectrum", "plot_bound", "plot_distance", "animation",
+]

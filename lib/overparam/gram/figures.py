@@ -1,0 +1,214 @@
+"""The chapter's figures (each ``fn(result)``), the slider animation, and the live panel's :func:`live`.
+
+Runs that diverged are never drawn as if fine: curves and means use the valid runs only, and every
+figure that shows trained runs says how many diverged (:func:`overparam.style.note_diverged`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import book, stats, style
+from .config import config
+from .run import Result, run
+
+__all__ = ["plot_loss", "plot_spectrum", "plot_bound", "plot_distance", "animation", "FIGURES",
+           "LIVE_CONTROLS", "live"]
+
+
+def _level_colors(n: int) -> list:
+    """One colour per trained level: the book's cycle, or viridis (without its pale end) for many."""
+    if n <= len(style.COLORS):
+        return [style.color(i) for i in range(n)]
+    import matplotlib.pyplot as plt
+
+    return [plt.get_cmap("viridis")(0.85 * i / (n - 1)) for i in range(n)]
+
+
+def _first_valid(ok: torch.Tensor, j: int) -> int | None:
+    """The first seed whose run at level ``j`` did not diverge (``None``: all did)."""
+    idx = torch.nonzero(ok[:, j]).flatten()
+    return int(idx[0]) if len(idx) else None
+
+
+def _note(ax, r: Result) -> None:
+    style.note_diverged(ax, int(r.training.diverged.sum()), r.training.diverged.numel())
+
+
+def _note_prediction(ax, r: Result) -> None:
+    """Say (bottom left) how many runs' kernel predictions diverged (unstable step): not drawn."""
+    n_div, n = int(r.prediction.diverged.sum()), r.prediction.diverged.numel()
+    if n_div:
+        ax.text(0.01, 0.01, f"kernel prediction diverged for {n_div} of {n} runs (not drawn)", transform=ax.transAxes,
+                ha="left", va="bottom", fontsize=9, color=style.COLORS[1],
+                bbox=dict(boxstyle="round", fc="white", ec=style.COLORS[1], alpha=0.9))
+
+
+def plot_loss(result: Result):
+    """(a) Training loss ``loss(k) / loss(0)`` vs iteration for each corruption level (solid; the first
+    seed that did not diverge), with the kernel prediction of Theorem 4.1 (dashed)."""
+    r, tr, pr = result, result.training, result.prediction
+    fig, (ax,) = style.panels(1, height=3.8)
+    ok, k = ~tr.diverged, tr.steps.numpy()
+    for j, (p, c) in enumerate(zip(tr.levels.tolist(), _level_colors(len(tr.levels)))):
+        s = _first_valid(ok, j)
+        if s is None:
+            continue
+        l0 = float(tr.loss[0, s, j])
+        ax.plot(k, tr.loss[:, s, j] / l0, color=c, lw=2, label=f"p = {p:.1f}")
+        if not bool(pr.diverged[s, j]):
+            ax.plot(k, pr.loss[:, s, j] / l0, color=c, lw=1.2, ls="--")
+    if not bool(ok.any()):
+        style.empty_panel(ax)
+    else:
+        ax.plot([], [], color="gray", lw=2, label="trained network")
+        ax.plot([], [], color="gray", lw=1.2, ls="--", label="prediction (Thm 4.1)")
+        ax.set_xlabel("GD iteration k")
+        ax.set_ylabel(r"$\|y - u(k)\|^2 / \|y - u(0)\|^2$")
+        ax.set_ylim(0, 1.02)
+        ax.legend(ncol=2, loc="upper right")
+    ax.set_title(f"Training loss by label corruption p (m = {r.config.width}, n = {r.spectrum.n})")
+    _note(ax, r)
+    _note_prediction(ax, r)
+    return fig
+
+
+def plot_spectrum(result: Result, top: int = 200):
+    """(b) Eigenvalues of ``H^inf``, the projections ``(v_i . y)^2`` of true vs random labels on the top
+    eigenvectors, and their cumulative share of ``||y||^2`` (kernel only: no training)."""
+    r, sw = result, result.sweep
+    fig, (a0, a1, a2) = style.panels(3, height=3.0)
+    n = r.spectrum.n
+    i = np.arange(1, n + 1)
+    a0.loglog(i, r.spectrum.eigenvalues.numpy(), color="k")
+    a0.set(xlabel="index i", ylabel=r"$\lambda_i$", title=r"Eigenvalues of $H^\infty$")
+    top = min(top, n)
+    for p, name, c in [(0.0, "true (p = 0)", style.color(0)), (0.5, "p = 0.5", style.color(3)),
+                       (1.0, "random (p = 1)", style.color(1))]:
+        proj = sw.projections[int((sw.levels - p).abs().argmin())].numpy()
+        if p != 0.5:
+            a1.semilogy(i[:top], proj[:top], ".", ms=3, color=c, label=name)
+        a2.semilogx(i, np.cumsum(proj) / proj.sum(), color=c, label=name)
+    a1.set(xlabel="index i (descending eigenvalue)", ylabel=r"$(v_i \cdot y)^2$", title=f"Projections, top {top}")
+    a1.legend()
+    a2.set(xlabel="number of top eigenvectors", ylabel=r"fraction of $\|y\|^2$", title="Cumulative projection")
+    a2.legend()
+    return fig
+
+
+def _per_level(values: torch.Tensor, ok: torch.Tensor):
+    """Mean over valid seeds per level and its 95% bootstrap interval as error-bar lengths (0 where the
+    interval is infinite, i.e. one run)."""
+    est = [stats.mean_ci(values[:, j], ok[:, j]) for j in range(values.shape[1])]
+    m = np.array([e.value for e in est])
+    err = np.array([[e.value - e.lo, e.hi - e.value] for e in est]).T
+    return m, np.where(np.isfinite(err), err, 0.0)
+
+
+def plot_bound(result: Result):
+    """(c) The bound ``sqrt(2 y^T (H^inf)^{-1} y / n)``, the test error and the test loss vs corruption.
+
+    Left: on the scale of the test metrics (the bound leaves the frame where it stops saying
+    anything); right: the whole bound curve. Error bars: 95% bootstrap intervals over seeds."""
+    r, sw, tr = result, result.sweep, result.training
+    fig, (ax, ax2) = style.panels(2, height=3.4)
+    for a in (ax, ax2):
+        a.plot(sw.levels, sw.bound, color="k", lw=2, label=r"bound $\sqrt{2 y^\top (H^\infty)^{-1} y / n}$")
+        a.axhline(1.0, color="gray", lw=1, ls=":", label="1: above it the bound says nothing")
+        a.set_xlabel("label corruption p")
+    ok, lv = ~tr.diverged, tr.levels.numpy()
+    for t, name, mk, c in [(tr.test_loss, r"test loss $\min(1, |f(x) - y|)$", "o", style.color(1)),
+                           (tr.test_error, "test error (corrupted test labels)", "s", style.color(0)),
+                           (tr.clean_test_error, "test error (true test labels)", "^", style.color(2))]:
+        m, err = _per_level(t, ok)
+        ax.errorbar(lv, m, yerr=err, marker=mk, color=c, ls="-", lw=1, ms=5, capsize=2, label=name)
+    ax.set(ylim=(0, 1.5), ylabel="value", title=f"Bound vs test metrics ({r.config.steps} steps)")
+    ax2.set(ylim=(0, 1.05 * float(sw.bound.max())), title="The whole bound curve")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
+    _note(ax, r)
+    return fig
+
+
+def plot_distance(result: Result):
+    """(d) ``||W(K) - W(0)||_F`` vs corruption (mean over valid seeds, 95% intervals) against
+    ``sqrt(y^T (H^inf)^{-1} y)`` and the kernel prediction at the same step."""
+    r, sw, tr = result, result.sweep, result.training
+    fig, (ax,) = style.panels(1, height=3.8)
+    K, ok, lv = r.config.steps, ~tr.diverged, tr.levels.numpy()
+    ax.plot(sw.levels, sw.distance_bound, color="k", lw=2, label=r"$\sqrt{y^\top (H^\infty)^{-1} y}$ (k $\to \infty$)")
+    m, err = _per_level(tr.distance[-1], ok)
+    ax.errorbar(lv, m, yerr=err, marker="o", color=style.color(1), ls="-", capsize=2,
+                label=rf"measured $\|W(K) - W(0)\|_F$, K = {K}")
+    pm, _ = _per_level(r.prediction.distance[-1], ~r.prediction.diverged)
+    ax.plot(lv, pm, color=style.color(1), ls="--", lw=1, label=f"kernel prediction at K = {K}")
+    ax.set(ylim=(0, None), xlabel="label corruption p", ylabel="distance from initialization",
+           title="How far the weights move")
+    ax.legend(loc="upper left")
+    _note(ax, r)
+    _note_prediction(ax, r)
+    return fig
+
+
+def animation(result: Result):
+    """Static interactive figure (HTML, slider over the sweep's corruption level p): the cumulative
+    projection of the labels on the eigenvectors of ``H^inf`` and the predicted loss curve, with the
+    trained network's curve (first valid seed) where ``p`` is one of the trained levels."""
+    r, sw, tr = result, result.sweep, result.training
+    fig, (a1, a2) = style.panels(2, height=3.4, dpi=80)
+    i, k, ok = np.arange(1, r.spectrum.n + 1), tr.steps.numpy(), ~tr.diverged
+    cum = [np.cumsum(p.numpy()) / float(p.sum()) for p in sw.projections]
+    pred = [(sw.predicted[:, f] / sw.predicted[0, f]).numpy() for f in range(len(cum))]
+    for j in (0, len(cum) - 1):
+        a1.semilogx(i, cum[j], color="0.6", lw=1)
+        a2.plot(k, pred[j], color="0.6", lw=1)
+    (c_line,) = a1.semilogx(i, cum[0], color=style.color(4), lw=2)
+    (p_line,) = a2.plot(k, pred[0], color=style.color(4), lw=2, ls="--", label="prediction (Thm 4.1)")
+    (m_line,) = a2.plot([], [], color=style.color(0), lw=2, label="trained network")
+    a1.set(xlabel="number of top eigenvectors", ylabel=r"fraction of $\|y\|^2$", ylim=(0, 1.02))
+    a2.set(xlabel="GD iteration k", ylabel="loss(k) / loss(0)", ylim=(0, 1.02))
+    a2.legend(loc="lower left")
+    _note(a2, r)
+    if bool(sw.diverged.any()):
+        a1.text(0.01, 0.99, f"predicted loss diverges at {int(sw.diverged.sum())} of {len(cum)} levels",
+                transform=a1.transAxes, ha="left", va="top", fontsize=9, color=style.COLORS[1])
+    title = fig.suptitle("", fontsize=10)
+
+    def update(f: int):
+        p, j = float(sw.levels[f]), tr.level_index(float(sw.levels[f]))
+        c_line.set_ydata(cum[f])
+        p_line.set_ydata(pred[f])
+        s = _first_valid(ok, j) if abs(float(tr.levels[j]) - p) < 1e-9 else None
+        m_line.set_data(([], []) if s is None else (k, tr.loss[:, s, j] / tr.loss[0, s, j]))
+        title.set_text(f"label corruption p = {p:.2f}: bound {float(sw.bound[f]):.2f}, "
+                       f"top-10 share {cum[f][min(9, r.spectrum.n - 1)]:.2f}")
+        return c_line, p_line, m_line
+
+    update(0)
+    return book.jshtml(fig, update, frames=len(cum))
+
+
+FIGURES = (plot_loss, plot_spectrum, plot_bound, plot_distance, animation)
+
+LIVE_CONTROLS = {
+    "corruption": book.Slider(0.5, 0.0, 1.0, 0.1, "corruption p"),
+    "width": book.Slider(256, 16, 2048, 16, "width m"),
+    "steps": book.Slider(60, 10, 300, 10, "GD steps"),
+    "n_train": book.Slider(200, 50, 1000, 50, "n"),
+}
+
+
+def live(corruption: float = 0.5, width: int = 256, steps: int = 60, n_train: int = 200, device: str = "auto"):
+    """Rerun a small experiment (true labels vs corruption ``corruption``, one seed) and show
+    :func:`plot_loss` for it. Seconds on a CPU; for the live panel in Jupyter/Colab."""
+    import matplotlib.pyplot as plt
+
+    levels = (0.0,) if corruption == 0 else (0.0, float(corruption))
+    cfg = config("smoke", corruption=levels, seeds=1, width=int(width) + int(width) % 2, steps=int(steps),
+                 n_train=int(n_train))
+    r = run(cfg, device=device, progress=False)
+    plot_loss(r)
+    plt.show()
+    bounds = zip(r.training.levels.tolist(), r.training.bound[0].tolist())
+    print("bound sqrt(2 y^T H^-1 y / n): " + ", ".join(f"p = {p:.2f}: {b:.2f}" for p, b in bounds))
+    return r

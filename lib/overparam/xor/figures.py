@@ -1,0 +1,266 @@
+"""Chapter 1's figures (each ``fn(result)``), the training animation and the live panel.
+
+Error bars are the 95% intervals of :mod:`overparam.stats` (bootstrap for means over runs, exact
+binomial for shares); diverged runs are excluded and counted on the figure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import book, style
+from ..stats import Estimate
+from .config import config
+from .measures import RANDOM_COSINE, exploration_theory
+from .report import (
+    bad_share, explore_mean, full_share, n_diverged, split_test_error, test_error, zero_share,
+)
+from .run import Result, Sweep, run
+
+__all__ = ["plot_test_error", "plot_bad_minima", "plot_exploration", "plot_clustering", "plot_mnist",
+           "animation", "FIGURES", "LIVE_CONTROLS", "live"]
+
+_PATTERNS = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], dtype=float)
+
+
+def _errorbar(ax, x, ests: list[Estimate], **kw):
+    """Plot estimates at ``x`` with their intervals (an interval that is not finite is not drawn)."""
+    v = np.array([e.value for e in ests])
+    err = np.vstack([v - np.array([e.lo for e in ests]), np.array([e.hi for e in ests]) - v])
+    err = np.where(np.isfinite(err), err, 0.0)
+    return ax.errorbar(x, v, yerr=err, capsize=3, marker=kw.pop("marker", "o"), **kw)
+
+
+def _sweeps(result: Result) -> list[Sweep]:
+    return [s for s in (result.main, result.large) if s is not None]
+
+
+def _note(ax, *subs) -> None:
+    counts = [n_diverged(s) for s in subs]
+    style.note_diverged(ax, sum(a for a, _ in counts), sum(b for _, b in counts))
+
+
+def _k_axis(ax, ks) -> None:
+    style.log_ticks(ax, ks)
+    ax.set_xlabel("channels k (per readout sign)")
+
+
+def _all_nan(ax) -> bool:
+    ys = [np.asarray(line.get_ydata(), float) for line in ax.get_lines()]
+    return not any(np.isfinite(y).any() for y in ys)
+
+
+def plot_test_error(result: Result):
+    """Mean test error vs k (all runs, and only zero-training-error runs), at d and at d_large."""
+    fig, (ax,) = style.panels(1, height=3.6)
+    for j, sw in enumerate(_sweeps(result)):
+        idx = range(len(sw.ks))
+        _errorbar(ax, sw.ks, [test_error(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}: all runs")
+        _errorbar(ax, sw.ks, [test_error(sw, i, True) for i in idx], color=style.color(j), ls="--", marker="x",
+                  label=f"d={sw.d}: zero-training-error runs")
+    if _all_nan(ax):
+        style.empty_panel(ax)
+    else:
+        _k_axis(ax, result.main.ks)
+        ax.set_ylabel("test error (exact)")
+        ax.legend()
+    _note(ax, *_sweeps(result))
+    return fig
+
+
+def plot_bad_minima(result: Result):
+    """Left: share of runs reaching zero training error vs k. Right: among them, the share of bad
+    global minima (nonzero test error) vs k; binomial 95% intervals."""
+    fig, axes = style.panels(2, height=3.4)
+    for j, sw in enumerate(_sweeps(result)):
+        idx = range(len(sw.ks))
+        _errorbar(axes[0], sw.ks, [zero_share(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}")
+        _errorbar(axes[1], sw.ks, [bad_share(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}")
+    axes[0].set_ylabel("share of runs with\nzero training error")
+    axes[1].set_ylabel("bad global minima\n(share with test error > 0)")
+    for ax in axes:
+        if _all_nan(ax):
+            style.empty_panel(ax)
+            continue
+        _k_axis(ax, result.main.ks)
+        ax.set_ylim(-0.03, 1.03)
+    if not _all_nan(axes[0]):
+        axes[0].legend(loc="lower right")
+    _note(axes[1], *_sweeps(result))
+    return fig
+
+
+def plot_exploration(result: Result):
+    """Left: exploration at init vs k with 1 - (3/4)^k, and the share of runs exploring all four
+    patterns. Right: test error of each width split by whether its init detected both positive patterns."""
+    sw = result.main
+    ks, idx = np.array(sw.ks), range(len(sw.ks))
+    fig, axes = style.panels(2, height=3.6)
+    _errorbar(axes[0], ks, [explore_mean(sw, i) for i in idx], color=style.color(0), label="measured (init)")
+    kk = np.geomspace(ks[0], ks[-1], 100)
+    axes[0].plot(kk, exploration_theory(kk), "k--", lw=1, label=r"$1-(3/4)^k$")
+    _errorbar(axes[0], ks, [full_share(sw, i) for i in idx], color=style.color(2), marker="s",
+              label="all 4 detected\n(share of runs)")
+    axes[0].set_ylabel("exploration at initialization")
+    _errorbar(axes[1], ks, [split_test_error(sw, i, True) for i in idx], color=style.color(2),
+              label="w filters detect\np1 and p3 at init")
+    _errorbar(axes[1], ks, [split_test_error(sw, i, False) for i in idx], color=style.color(1),
+              label="a positive pattern\nmissed at init")
+    axes[1].set_ylabel("mean test error after training")
+    for ax in axes:
+        _k_axis(ax, sw.ks)
+    axes[0].legend()
+    if _all_nan(axes[1]):
+        style.empty_panel(axes[1])
+    else:
+        axes[1].legend()
+    _note(axes[1], sw)
+    return fig
+
+
+def plot_clustering(result: Result):
+    """Norm-weighted cosine of the filters to the nearest pattern direction over training, per k
+    (mean over the non-diverged seeds; at the last step with its bootstrap 95% interval)."""
+    from matplotlib import colormaps
+
+    from ..stats import mean_ci
+
+    sw = result.main
+    fig, (ax,) = style.panels(1, height=3.6)
+    steps = sw.steps.numpy().astype(float)
+    x = np.where(steps == 0, 0.5, steps)
+    cmap = colormaps["viridis"]
+    for i, k in enumerate(sw.ks):
+        ok = (~sw.diverged[i]).numpy()
+        if not ok.any():
+            continue
+        c = sw.curves["clustering"][i].numpy()[:, ok].mean(-1)
+        col = cmap(0.85 * i / max(len(sw.ks) - 1, 1))  # no pale yellow end
+        ax.plot(x, c, color=col, label=f"k={k}")
+        _errorbar(ax, [x[-1]], [mean_ci(sw.clustering_final[i], ~sw.diverged[i])], color=col, ms=3)
+    if not ax.get_lines():
+        style.empty_panel(ax)
+    else:
+        ax.axhline(RANDOM_COSINE, color="k", ls=":", lw=1, label="random directions")
+        ax.set_xscale("log")
+        ax.set_xlabel("GD step (step 0 drawn at 0.5)")
+        ax.set_ylabel("weighted cosine\nto nearest pattern")
+        ax.legend(ncol=3, loc="lower right")
+    _note(ax, sw)
+    return fig
+
+
+def plot_mnist(result: Result):
+    """Reduced MNIST: test error (dots: seeds) and filter clustering, init vs trained, small vs wide net."""
+    from ..stats import mean_ci
+
+    fig, axes = style.panels(2)
+    m = result.mnist
+    if m is None:
+        for ax in axes:
+            style.empty_panel(ax, "MNIST part skipped (mnist_steps = 0)")
+        return fig
+    ok = ~m.diverged
+    for j in range(2):
+        if not bool(ok[j].any()):
+            continue
+        _bar(axes[0], j, mean_ci(m.test_err[j], ok[j]), 0.6, style.color(j))
+        axes[0].scatter(np.full(int(ok[j].sum()), j), m.test_err[j][ok[j]].numpy(), color="k", s=12, zorder=3)
+        _bar(axes[1], j - 0.18, mean_ci(m.cos_init[j], ok[j]), 0.36, "0.7", "init" if j == 0 else None)
+        _bar(axes[1], j + 0.18, mean_ci(m.cos_trained[j], ok[j]), 0.36, style.color(j), "trained" if j == 0 else None)
+    axes[0].set_ylabel("test error (REDUCED MNIST)")
+    axes[1].set_ylabel(f"cosine to nearest\nof {m.ks[0]} centres")
+    for ax in axes:
+        if not ax.patches:
+            style.empty_panel(ax)
+            continue
+        ax.set_xticks([0, 1], [f"k={k}" for k in m.ks])
+    if axes[1].patches:
+        axes[1].set_ylim(0, 1.05)
+        axes[1].legend(loc="lower right")
+    _note(axes[0], m)
+    return fig
+
+
+def _bar(ax, x, est: Estimate, width, color, label=None):
+    err = [[est.value - est.lo], [est.hi - est.value]] if np.isfinite([est.lo, est.hi]).all() else None
+    ax.bar(x, est.value, width=width, color=color, alpha=0.8, yerr=err, capsize=3, label=label)
+
+
+def _draw_filters(ax, params: dict, title: str) -> None:
+    ax.clear()
+    w, u = (params[n].reshape(-1, 2).double().numpy() for n in ("w", "u"))
+    w, u = w[np.isfinite(w).all(1)], u[np.isfinite(u).all(1)]
+    if not len(w) + len(u):
+        style.empty_panel(ax, "no finite filter (diverged)")
+        return
+    lim = 1.15 * max(np.abs(w).max(initial=0), np.abs(u).max(initial=0), 1e-12)
+    for q in _PATTERNS:
+        ax.plot([0, q[0] * lim], [0, q[1] * lim], "k--", lw=0.7, alpha=0.5)
+    ax.scatter(w[:, 0], w[:, 1], s=10, color=style.color(0), alpha=0.7, label="w (readout +1)")
+    ax.scatter(u[:, 0], u[:, 1], s=10, color=style.color(1), alpha=0.7, label="u (readout -1)")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=9)
+    ax.ticklabel_format(style="sci", scilimits=(-2, 3))
+
+
+def animation(result: Result):
+    """Static interactive figure (``book.jshtml``): the filters in the plane over GD steps, for the
+    smallest k (25 seeds overlaid) and the largest k (one seed); w filters blue, u filters vermillion,
+    dashed lines the four pattern directions."""
+    sw = result.main
+    k0, k1 = sw.ks[0], sw.ks[-1]
+    f0, f1 = sw.frames[k0], sw.frames[k1]
+    fig, axes = style.panels(2, height=3.5, dpi=100)
+
+    def draw(i):
+        _draw_filters(axes[0], f0.params[i], f"k={k0}, {f0.params[0]['w'].shape[0]} seeds; step {f0.steps[i]}")
+        _draw_filters(axes[1], f1.params[i], f"k={k1}, one seed; step {f1.steps[i]}")
+        if axes[0].collections:
+            axes[0].legend(loc="lower left", fontsize=9)
+
+    draw(0)
+    return book.jshtml(fig, draw, len(f0.steps))
+
+
+FIGURES = (plot_test_error, plot_bad_minima, plot_exploration, plot_clustering, plot_mnist, animation)
+
+#: The live panel's controls (the defaults of :func:`live`).
+LIVE_CONTROLS = {
+    "k_small": book.Slider(2, 1, 10, 1, "small k"),
+    "k_large": book.Slider(50, 4, 200, 1, "large k"),
+    "seeds": book.Slider(50, 10, 200, 10, "seeds"),
+    "n_train": book.Slider(50, 5, 200, 5, "n train"),
+    "p_plus": book.Slider(0.95, 0.0, 1.0, 0.05, "p+ = p-"),
+    "steps": book.Slider(500, 100, 2000, 100, "GD steps"),
+}
+
+
+def live(k_small: int = 2, k_large: int = 50, seeds: int = 50, n_train: int = 50, p_plus: float = 0.95,
+         steps: int = 500, device: str = "auto") -> Result:
+    """A seconds-long rerun for the live panel: test errors of two widths (histogram) and their
+    shares of bad global minima; returns the :class:`Result`."""
+    import matplotlib.pyplot as plt
+
+    cfg = config("smoke", ks=(int(k_small), int(k_large)), seeds=int(seeds), n_train=int(n_train),
+                 p_plus=float(p_plus), p_minus=float(p_plus), steps=int(steps), d_large=0, mnist_steps=0)
+    res = run(cfg, device=device, progress=False)
+    sw = res.main
+    fig, (ax,) = style.panels(1)
+    ok = ~sw.diverged
+    if bool(ok.any()):
+        ax.hist([sw.test_err[i][ok[i]].numpy() for i in range(2)], bins=20, label=[f"k={k}" for k in sw.ks],
+                color=[style.color(0), style.color(1)])
+        ax.set_xlabel("test error")
+        ax.set_ylabel("runs")
+        ax.legend()
+        ax.set_title(f"bad minima: {bad_share(sw, 0):.2f} (k={k_small}) vs {bad_share(sw, 1):.2f} (k={k_large})",
+                     fontsize=9)
+    else:
+        style.empty_panel(ax)
+    _note(ax, sw)
+    plt.show()
+    return res
