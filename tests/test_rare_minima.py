@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import ast
 import math
+import re
+import time
 
 import pytest
 import torch
 
 from overparam import models
 from overparam import rare_minima as rm
+from overparam.rare_minima.run import _first_mistake, _first_mistake_sequential
+
+#: Overrides at ``smoke`` that make every trained (GD) run diverge (used by tests/test_contract.py).
+DIVERGING = {"lr": 1e9}
 
 
 # ---------------------------------------------------------------------------- validation
@@ -28,11 +34,22 @@ from overparam import rare_minima as rm
         ({"lr": -1.0}, "lr"),
         ({"pool": 3}, "pool"),
         ({"fit_n_max": 1}, "fit_n_max"),
+        ({"gd_n": (2, 4000)}, "gd_n"),
     ],
 )
 def test_config_rejects_bad_values(override, field):
     with pytest.raises(ValueError, match=field):
         rm.config("smoke", **override)
+
+
+def test_pool_size_is_checked_before_any_work():
+    """gd_n beyond the training pool of the two digits fails when the config is built (issue 12: it
+    used to fail after the toy and the random networks had run)."""
+    rm.config("smoke")  # warm the cached pool size
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="training pool"):
+        rm.config("smoke", gd_n=(2, 4000))
+    assert time.perf_counter() - t0 < 1.0
 
 
 def test_config_presets_and_unknown_fields():
@@ -72,9 +89,9 @@ def test_first_mistake_sequential_equals_dense():
     w = torch.randn(3000, 4, generator=g, dtype=torch.float64)
     x = torch.randn(3, 25, 4, generator=g, dtype=torch.float64)
     y = torch.sign(x @ torch.randn(4, generator=g, dtype=torch.float64))
-    fast = rm._first_mistake_sequential(w, x, y, dense_points=5)
+    fast = _first_mistake_sequential(w, x, y, dense_points=5)
     wrong = torch.sign(torch.einsum("rnd,md->rnm", x, w)) != y[..., None]
-    torch.testing.assert_close(fast, rm._first_mistake(wrong))
+    torch.testing.assert_close(fast, _first_mistake(wrong))
 
 
 def test_random_relu_outputs_equal_model_forward():
@@ -99,44 +116,69 @@ def test_beta_fit_recovers_parameters():
 # ---------------------------------------------------------------------------- the phenomenon
 def _toy(seed):
     cfg = rm.config("smoke", toy_classifiers=2**18, toy_train_sets=8, toy_n_max=30, toy_d=4, seed=seed)
-    return rm.Result(cfg, rm._toy(cfg, torch.device("cpu"), False), [], [], [], 0, 0)
+    return rm.run_toy(cfg, torch.device("cpu"))
 
 
 def test_toy_bad_minima_become_rare_as_the_formula_says():
     """Averaged over two seeds (8 training sequences each): the fraction of bad survivors falls from
     ~1 to well below, and the pooled fraction and mean error track the formula."""
-    res = [_toy(s) for s in (0, 1)]
-    bad = torch.stack([r.toy_bad_fraction() for r in res]).mean(0)
-    mean = torch.stack([r.toy_mean_error() for r in res]).mean(0)
-    th = res[0].toy
+    toys = [_toy(s) for s in (0, 1)]
+    bad = torch.stack([t.bad_fraction() for t in toys]).mean(0)
+    mean = torch.stack([t.mean_error() for t in toys]).mean(0)
+    th = toys[0]
     assert bad[0] > 0.99 and bad[30] < 0.5 * bad[0]
     # measured (seeds 0-1, d=4, n=15 and 30): within a few hundredths of the formula; margin 0.1
     for n in (15, 30):
-        assert abs(float(bad[n] - th["toy_theory_bad"][n])) < 0.1
-        assert abs(float(mean[n] - th["toy_theory_mean"][n])) < 0.03
+        assert abs(float(bad[n] - th.theory_bad[n])) < 0.1
+        assert abs(float(mean[n] - th.theory_mean[n])) < 0.03
     # survivors shrink like Z_n (pooled count within 40% of the expectation at n = 15)
-    surv = sum(float(r.toy["toy_survivors"][:, 15].sum()) for r in res)
-    expected = 2 * 8 * 2**18 * float(th["toy_theory_Z"][15])
+    surv = sum(float(t.survivors[:, 15].sum()) for t in toys)
+    expected = 2 * 8 * 2**18 * float(th.theory_Z[15])
     assert 0.6 < surv / expected < 1.4
 
 
-def test_toy_is_deterministic():
-    a, b = _toy(3), _toy(3)
-    torch.testing.assert_close(a.toy["toy_hist"], b.toy["toy_hist"])
+def test_toy_is_deterministic_and_seeds_matter():
+    a, b, c = _toy(3), _toy(3), _toy(4)
+    torch.testing.assert_close(a.hist, b.hist)
+    torch.testing.assert_close(a.survivor_eps, b.survivor_eps)
+    assert not torch.equal(a.hist, c.hist)
 
 
-def test_mnist_small_run():
-    """Smoke-size MNIST: GD-trained nets improve with n at both widths, and the widths' curves agree
-    within a margin; random survivors beat chance. (Margins set from a first measurement.)"""
-    cfg = rm.config("smoke", widths=(10, 300), random_nets=(4096, 256), random_n_max=6, gd_n=(2, 32),
-                    gd_seeds=12, steps=150, fit_n_max=2, toy_classifiers=1000, toy_train_sets=1, toy_n_max=5)
-    r = rm.run(cfg, device="cpu", progress=False)
-    s = rm.summary(r)
+def test_toy_survivor_errors_agree_with_the_counts():
+    toy = _toy(0)
+    N = toy.survivors.shape[1] - 1
+    assert len(toy.survivor_eps) == int(toy.survivors[:, N].sum())
+    assert abs(float(toy.survivor_eps.sum()) - float(toy.eps_sum[:, N].sum())) < 1e-9
+
+
+def test_mnist_smoke_run(smoke_result):
+    """Smoke-size MNIST: GD-trained nets improve with n at both widths (intervals separate), the
+    widths' curves agree (gap below half the improvement), random survivors beat chance. (Measured
+    at smoke: drop 0.21 and 0.26, gap 0.06, survivors' error 0.37 [0.36, 0.38].)"""
+    s = rm.numbers(smoke_result("rare_minima"))
     for w in ("small", "large"):
         assert s[f"{w}_gd_first"] - s[f"{w}_gd_last"] > 0.15
+        assert s[f"{w}_gd_last_hi"] < s[f"{w}_gd_first_lo"]
         assert s[f"{w}_zero_train_frac"] > 0.8
-    assert abs(s["width_gap_last"]) < 0.06
-    assert s["small_gc_mean"] < 0.47
+        # the widths' curves agree: their gap is small against the improvement along the curve
+        assert abs(s["width_gap_last"]) < 0.5 * (s[f"{w}_gd_first"] - s[f"{w}_gd_last"])
+    assert s["small_gc_mean_hi"] < 0.47
+    assert s["gd_diverged"] == 0 and s["gd_runs"] == 2 * 3 * 10
+
+
+def test_numbers_are_nan_without_valid_runs(smoke_result):
+    """Statistics over zero valid runs are NaN (never 0): a copy of the smoke result with every GD
+    run flagged as diverged."""
+    import dataclasses
+
+    r = smoke_result("rare_minima")
+    gd = dataclasses.replace(r.gd, diverged=torch.ones_like(r.gd.diverged))
+    s = rm.numbers(dataclasses.replace(r, gd=gd))
+    for key in ("small_gd_last", "large_gd_first", "large_gd_at_gc", "small_zero_train_frac"):
+        assert math.isnan(s[key]) and s[f"{key}_n"] == 0
+    assert s["gd_diverged"] == s["gd_runs"] == 60
+    table = rm.paper_vs_ours(dataclasses.replace(r, gd=gd))
+    assert any("60 of 60" in str(row["ours"]) for row in table)
 
 
 # ---------------------------------------------------------------------------- the notebook
@@ -155,18 +197,32 @@ def _value(v):
 @pytest.mark.notebook
 def test_notebook_smoke_claims(smoke_notebook):
     """The claims again, on the numbers the smoke notebook glued (margins from the first smoke run:
-    bad fraction 0.28 vs formula 0.33, mean error 0.080 vs 0.087, GD curves falling by >= 0.3,
-    width gap 0.02)."""
+    GD curves falling by >= 0.2, width gap <= 0.06)."""
     g = {k: _value(v) for k, v in smoke_notebook("05_rare_bad_minima").glue.items() if k != "rare_table"}
     assert "rare_claim" in g
     assert g["rare_toy_classifiers"] >= 10**6
     assert g["rare_toy_bad_0"] > 0.99
+    # the decay, with intervals that separate (the pooled share at n = N against the formula is
+    # tested with 16 sequences in test_toy_bad_minima_become_rare_as_the_formula_says: smoke's 4
+    # sequences are too few for the heavy-tailed pooled share to follow the formula closely)
+    assert g["rare_toy_bad_N_hi"] < g["rare_toy_bad_half_lo"] < g["rare_toy_bad_half_hi"] < g["rare_toy_bad_0_lo"]
     assert g["rare_toy_bad_N"] < 0.6 * g["rare_toy_bad_0"]
-    assert abs(g["rare_toy_bad_N"] - g["rare_toy_bad_theory_N"]) < 0.15
-    assert abs(g["rare_toy_mean_N"] - g["rare_toy_mean_theory_N"]) < 0.03
+    assert g["rare_toy_mean_N_hi"] < 0.5 * g["rare_toy_mean_0"]
     for w in ("small", "large"):
         assert g[f"rare_{w}_gd_first"] - g[f"rare_{w}_gd_last"] > 0.15
         assert g[f"rare_{w}_diverged"] == 0
+        assert g[f"rare_{w}_gd_last_lo"] <= g[f"rare_{w}_gd_last"] <= g[f"rare_{w}_gd_last_hi"]
+    assert g["rare_gd_diverged"] == 0
+    assert g["rare_toy_bad_N_lo"] <= g["rare_toy_bad_N"] <= g["rare_toy_bad_N_hi"]
     assert g["rare_param_ratio"] >= 50
     assert g["rare_width_gap_max"] < 0.08
     assert g["rare_small_gc_mean"] < g["rare_small_random_median"] - 0.05
+
+
+@pytest.mark.notebook
+def test_notebook_prose_quotes_only_glued_names(smoke_notebook):
+    """Every ``{glue:...}`name`` role in the markdown has a glued value (else the book build warns)."""
+    ex = smoke_notebook("05_rare_bad_minima")
+    prose = "".join("".join(c["source"]) for c in ex.nb["cells"] if c["cell_type"] == "markdown")
+    names = {m.split(":")[0] for m in re.findall(r"\{glue(?::\w+)?\}`([^`]+)`", prose)}
+    assert names and not names - set(ex.glue), sorted(names - set(ex.glue))

@@ -1,0 +1,417 @@
+"""Compute for chapter 5: the perceptron toy, random networks checked by rejection, GD-trained
+networks; ``run(cfg) -> Result`` (frozen, CPU tensors) and ``estimate_seconds(cfg, device)``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .. import data, models
+from ..chapter import Timer, announce, derive_seed, require_config
+from ..device import cpu_generator, resolve_device
+from ..train import train
+from .config import Config
+from .theory import bad_fraction_bound, beta_fit, perceptron_Q, survivor_theory
+
+__all__ = ["Toy", "RandomNets", "GDRuns", "Result", "run", "estimate_seconds", "random_relu_outputs"]
+
+CHAPTER = "rare_minima"
+
+
+def _seed(cfg: Config, part: str, *names: int) -> int:
+    """The seed of one part of the run: ``derive_seed(cfg.seed, part, *names)`` (the one scheme).
+
+    Parts: ``toy_data``; ``toy_classifiers, chunk``; ``random_sequences, width``;
+    ``random_init, width, chunk``; ``gd_subsets, width, n``; ``gd_init, width, n``.
+    """
+    return derive_seed(cfg.seed, part, *names)
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the perceptron toy
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Toy:
+    """The perceptron toy (pooled = summed over the ``R`` training sequences before dividing).
+
+    ``hist (R, N+1, B)``: survivors of the first ``n`` points per sequence and error bin;
+    ``survivors``, ``bad``, ``eps_sum (R, N+1)``; ``q_hist (B,)`` errors of all classifiers;
+    ``edges (B+1,)``; ``survivor_eps``: true errors of the survivors of all ``N`` points (pooled over
+    the sequences); the formulas on ``grid (G,)``: ``Q``, ``theory_Z``/``theory_mean``/``theory_bad``
+    ``(N+1,)``, ``theory_density (N+1, G)``, ``bound (N+1,)``. ``diverged (R,)``: all False (nothing
+    is trained).
+    """
+
+    hist: torch.Tensor
+    survivors: torch.Tensor
+    bad: torch.Tensor
+    eps_sum: torch.Tensor
+    q_hist: torch.Tensor
+    edges: torch.Tensor
+    survivor_eps: torch.Tensor
+    grid: torch.Tensor
+    Q: torch.Tensor
+    theory_Z: torch.Tensor
+    theory_mean: torch.Tensor
+    theory_bad: torch.Tensor
+    theory_density: torch.Tensor
+    bound: torch.Tensor
+    diverged: torch.Tensor
+
+    @property
+    def n(self) -> torch.Tensor:
+        """``0..N``."""
+        return torch.arange(self.survivors.shape[1])
+
+    def bad_fraction(self) -> torch.Tensor:
+        """Share of survivors with error > eps0, pooled over training sequences, ``(N+1,)``."""
+        return self.bad.sum(0) / self.survivors.sum(0).clamp_min(1)
+
+    def bad_fraction_per_set(self) -> torch.Tensor:
+        """Share of bad survivors of each training sequence, ``(R, N+1)`` (NaN where none survive)."""
+        s = self.survivors
+        return torch.where(s > 0, self.bad / s.clamp_min(1), torch.nan)
+
+    def mean_error(self) -> torch.Tensor:
+        """Mean true error of the survivors pooled over training sequences, ``(N+1,)`` (annealed)."""
+        return self.eps_sum.sum(0) / self.survivors.sum(0).clamp_min(1)
+
+    def mean_error_per_set(self) -> torch.Tensor:
+        """Mean true error of the survivors of each training sequence, ``(R, N+1)`` (NaN if none)."""
+        s = self.survivors
+        return torch.where(s > 0, self.eps_sum / s.clamp_min(1), torch.nan)
+
+    def density_at(self, n: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """``(edges, density, count)`` of the pooled survivors' errors after ``n`` points."""
+        h = self.hist[:, n].sum(0)
+        width = float(self.edges[1] - self.edges[0])
+        return self.edges, h / max(float(h.sum()), 1.0) / width, int(h.sum())
+
+
+def _first_mistake(wrong: torch.Tensor) -> torch.Tensor:
+    """Index of the first True along axis 1 of ``wrong (R, N, M)``; ``N`` where there is none. ``(R, M)``."""
+    N = wrong.shape[1]
+    any_wrong = wrong.any(1)
+    first = wrong.to(torch.uint8).argmax(1)  # argmax returns the first maximal index
+    return torch.where(any_wrong, first, torch.full_like(first, N))
+
+
+def _first_mistake_sequential(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dense_points: int = 8) -> torch.Tensor:
+    """First training mistake of each perceptron ``w (M, d)`` on each nested sequence ``x (R, N, d)``,
+    ``y (R, N)``: ``(R, M)``, ``N`` where it makes none.
+
+    Rejection as the paper describes it: present the points one at a time and drop a classifier at
+    its first mistake. The first ``dense_points`` points are checked for all classifiers in one
+    matmul; after that only survivors are touched, so the work is ``~ M (dense_points + sum_n Z_n)``
+    rather than ``M N``.
+    """
+    R, N, _ = x.shape
+    M = w.shape[0]
+    K = min(N, dense_points)
+    first = torch.full((R, M), N, dtype=torch.long, device=w.device)
+    w, x, y = w.float(), x.float(), y.float()  # signs only: float32 is plenty (ties have measure zero)
+    for r in range(R):  # training sequences (not models): a handful
+        # the first K points for every classifier at once (one matmul), then only the survivors
+        wrong = (w @ x[r, :K].T) * y[r, :K] <= 0  # (M, K)
+        first[r] = torch.where(wrong.any(1), wrong.to(torch.uint8).argmax(1), N)
+        alive = torch.nonzero(first[r] == N).flatten()
+        for n in range(K, N):
+            wrong = (w[alive] @ x[r, n]) * y[r, n] <= 0
+            first[r, alive[wrong]] = n
+            alive = alive[~wrong]
+    return first
+
+
+def _toy_sequences(cfg: Config, dev: torch.device):
+    """The teacher ``(d,)`` and ``toy_train_sets`` nested sequences ``x (R, N, d)``, ``y (R, N)``."""
+    g = cpu_generator(_seed(cfg, "toy_data"))
+    teacher = torch.randn(cfg.toy_d, generator=g, dtype=torch.float64)
+    teacher = teacher / teacher.norm()
+    x = torch.randn(cfg.toy_train_sets, cfg.toy_n_max, cfg.toy_d, generator=g, dtype=torch.float64)
+    y = torch.sign(x @ teacher)
+    return teacher.to(dev), x.to(dev), y.to(dev)
+
+
+def _toy_counts(cfg: Config, dev: torch.device) -> dict[str, torch.Tensor]:
+    """Rejection over ``toy_classifiers`` perceptrons in chunks: counts by (sequence, first mistake,
+    error bin), error sums, the histogram of all errors, and the errors of the full survivors."""
+    d, M, R, N, B = cfg.toy_d, cfg.toy_classifiers, cfg.toy_train_sets, cfg.toy_n_max, cfg.toy_bins
+    teacher, x, y = _toy_sequences(cfg, dev)
+    counts = torch.zeros(R * (N + 1) * B, dtype=torch.float64, device=dev)  # (r, first mistake, bin)
+    eps_sum = torch.zeros(R * (N + 1), dtype=torch.float64, device=dev)
+    q_hist = torch.zeros(B, dtype=torch.float64, device=dev)
+    r_off = (torch.arange(R, device=dev) * (N + 1))[:, None]
+    survivor_eps = []
+    for c, start in enumerate(range(0, M, cfg.toy_chunk)):
+        mc = min(cfg.toy_chunk, M - start)
+        w = torch.randn(mc, d, generator=cpu_generator(_seed(cfg, "toy_classifiers", c)), dtype=torch.float64).to(dev)
+        w = w / w.norm(dim=1, keepdim=True)
+        eps = torch.arccos((w @ teacher).clamp(-1, 1)) / math.pi  # (mc,) closed-form true error
+        first = _first_mistake_sequential(w, x, y)  # (R, mc)
+        bins = (eps * B).long().clamp(max=B - 1)
+        key_rk = (r_off + first).reshape(-1)
+        counts += torch.bincount(key_rk * B + bins.repeat(R), minlength=counts.numel()).to(torch.float64)
+        eps_sum += torch.bincount(key_rk, weights=eps.repeat(R), minlength=eps_sum.numel())
+        q_hist += torch.bincount(bins, minlength=B).to(torch.float64)
+        survivor_eps.append(eps.repeat(R)[(first == N).reshape(-1)])
+    return {"counts": counts.reshape(R, N + 1, B), "eps_sum": eps_sum.reshape(R, N + 1), "q_hist": q_hist,
+            "survivor_eps": torch.cat(survivor_eps)}
+
+
+def run_toy(cfg: Config, dev: torch.device) -> Toy:
+    """The perceptron toy (see the package docstring, part (a))."""
+    raw = _toy_counts(cfg, dev)
+    # survivors of the first n points: first mistake index >= n -> reversed cumulative sums
+    hist = raw["counts"].flip(1).cumsum(1).flip(1)  # (R, N+1, B)
+    esum = raw["eps_sum"].flip(1).cumsum(1).flip(1)  # (R, N+1)
+    edges = torch.linspace(0, 1, cfg.toy_bins + 1, dtype=torch.float64)
+    bad_bins = (edges[:-1] >= cfg.toy_eps0 - 1e-12).to(dev)  # eps0 is a bin edge (checked in Config)
+    grid = (torch.arange(4000, dtype=torch.float64) + 0.5) / 4000
+    q = perceptron_Q(grid, cfg.toy_d)
+    ns = range(cfg.toy_n_max + 1)
+    th = survivor_theory(grid, q, ns, cfg.toy_eps0)
+    return Toy(
+        hist=hist.cpu(), survivors=hist.sum(-1).cpu(), bad=(hist * bad_bins).sum(-1).cpu(), eps_sum=esum.cpu(),
+        q_hist=raw["q_hist"].cpu(), edges=edges, survivor_eps=raw["survivor_eps"].cpu(), grid=grid, Q=q,
+        theory_Z=th["Z"], theory_mean=th["mean"], theory_bad=th["bad"], theory_density=th["density"],
+        bound=bad_fraction_bound(grid, q, ns, cfg.toy_eps0),
+        diverged=torch.zeros(cfg.toy_train_sets, dtype=torch.bool),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# (b), (c) MNIST: random networks (guess and check) and GD-trained networks
+# ---------------------------------------------------------------------------------------------
+
+
+def _mnist(cfg: Config) -> data.MNISTSplit:
+    """Pooled, centred two-digit MNIST, ``(P, D)`` images and +-1 labels: average-pooled by
+    ``cfg.pool``, centred by the training-pool mean and scaled to mean norm 1 on the training pool
+    (so ``w . x`` and a unit bias are on the same scale)."""
+    sp = data.mnist_split(classes=cfg.classes, seed=cfg.split_seed, pm1=True, flatten=False)
+    xtr, xte = (data.pool_images(x, cfg.pool).reshape(len(x), -1) for x in (sp.x_train, sp.x_test))
+    xtr, xte = data.center_and_scale(xtr, xte)
+    return data.MNISTSplit(xtr, sp.y_train, xte, sp.y_test)
+
+
+def random_relu_outputs(model: models.TwoLayerReLU, params: dict, x: torch.Tensor) -> torch.Tensor:
+    """``model.forward(params, x)`` for many members at once as one large matmul: ``(E, n)``.
+
+    ``x (n, d)`` shared. Identical in value to :meth:`TwoLayerReLU.forward` (tested), but computes
+    ``x @ W^T`` with all members' hidden units stacked, ``(n, E*m)``, which is much faster when
+    ``m`` is small and ``E`` large.
+    """
+    w = params["w"]
+    E, m, d = w.shape
+    pre = x @ w.reshape(E * m, d).T  # (n, E*m)
+    if model.bias:
+        pre = pre + params["b"].reshape(1, E * m)
+    h = torch.relu(pre).reshape(len(x), E, m)
+    return model.scale * torch.einsum("nem,em->en", h, params["a"])
+
+
+def _net(cfg: Config, width: int) -> models.TwoLayerReLU:
+    return models.TwoLayerReLU(d=cfg.d_input, width=width, bias=True, init_scale=1.0, output_scale="ntk")
+
+
+@dataclass(frozen=True, eq=False)
+class RandomNets:
+    """Random networks at initialization, one entry per width: ``eps[i] (M_i,)`` held-out errors,
+    ``first[i] (R, M_i)`` first training mistake on each of ``R`` nested sequences of ``n_max``
+    training-pool points (``n_max`` if none). ``diverged``: all False (nothing is trained)."""
+
+    eps: tuple[torch.Tensor, ...]
+    first: tuple[torch.Tensor, ...]
+    n_max: int
+    diverged: torch.Tensor
+
+    def alive(self, wi: int, n: int) -> torch.Tensor:
+        """``(R, M_i)`` bool: networks of width ``wi`` with no mistake on the first ``n`` points."""
+        return self.first[wi] >= n
+
+    def survivor_errors(self, wi: int, n: int) -> torch.Tensor:
+        """Held-out errors of the survivors of ``n`` points, pooled over the sequences (a network
+        that survives two sequences counts twice)."""
+        return self.eps[wi].expand_as(self.first[wi])[self.alive(wi, n)]
+
+    def guess_and_check(self, wi: int) -> dict[str, torch.Tensor]:
+        """For ``n = 0..n_max``: ``survivors``, their pooled mean held-out error ``mean`` (NaN if
+        none), and the formula's prediction ``pred`` from the sampled ``Q`` with its ``ess``."""
+        ns = torch.arange(self.n_max + 1)
+        alive = self.first[wi][None, :, :] >= ns[:, None, None]  # (n, R, M)
+        surv = alive.sum((1, 2)).double()
+        mean = (alive * self.eps[wi]).sum((1, 2)) / surv.clamp_min(1)
+        pred, ess = self.q_prediction(wi, ns)
+        return {"n": ns, "survivors": surv, "mean": torch.where(surv > 0, mean, torch.nan), "pred": pred, "ess": ess}
+
+    def q_prediction(self, wi: int, ns) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learning curve ``E_n`` predicted from the random networks' error sample, and its
+        effective sample size ``(sum w)^2 / sum w^2`` with ``w = (1-eps)^n``."""
+        eps = self.eps[wi]
+        ns = torch.as_tensor(ns, dtype=torch.float64)
+        logw = ns[:, None] * torch.log1p(-eps.clamp(max=1 - 1e-12))[None, :]
+        w = torch.exp(logw - logw.max(1, keepdim=True).values)
+        return (w * eps).sum(1) / w.sum(1), w.sum(1) ** 2 / w.square().sum(1)
+
+
+def _random_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Errors of ``random_nets[wi]`` random networks and their first training mistakes."""
+    width, M = cfg.widths[wi], cfg.random_nets[wi]
+    R, N = cfg.random_train_sets, cfg.random_n_max
+    model = _net(cfg, width)
+    g = cpu_generator(_seed(cfg, "random_sequences", width))
+    seq = torch.randint(0, len(sp.x_train), (R, N), generator=g)  # i.i.d. draws from the training pool
+    xs, ys = sp.x_train[seq].reshape(R * N, -1).to(dev), sp.y_train[seq].to(dev)
+    xte, yte = sp.x_test.to(dev), sp.y_test.to(dev)
+    chunk = max(1, cfg.hidden_chunk // width)
+    eps, first = [], []
+    for c, start in enumerate(range(0, M, chunk)):
+        mc = min(chunk, M - start)
+        p = model.init(mc, seed=_seed(cfg, "random_init", width, c), device=dev)
+        with torch.no_grad():
+            eps.append((torch.sign(random_relu_outputs(model, p, xte)) != yte).float().mean(1).double())
+            wrong = torch.sign(random_relu_outputs(model, p, xs)).reshape(mc, R, N) != ys
+        first.append(_first_mistake(wrong.permute(1, 2, 0)))
+    return torch.cat(eps).cpu(), torch.cat(first, 1).cpu()
+
+
+def run_random(cfg: Config, dev: torch.device, sp: data.MNISTSplit) -> RandomNets:
+    """Guess and check for every width (see the package docstring, part (b))."""
+    out = [_random_width(cfg, dev, sp, wi) for wi in range(len(cfg.widths))]
+    return RandomNets(eps=tuple(e for e, _ in out), first=tuple(f for _, f in out), n_max=cfg.random_n_max,
+                      diverged=torch.zeros(sum(cfg.random_nets), dtype=torch.bool))
+
+
+@dataclass(frozen=True, eq=False)
+class GDRuns:
+    """GD-trained networks: ``test``, ``train``, ``diverged (W, K, E)`` for width ``widths[i]``,
+    training size ``n[k]`` and seed; ``fits[i] = (a, b)`` the Beta model fitted on ``n <= fit_n_max``."""
+
+    test: torch.Tensor
+    train: torch.Tensor
+    diverged: torch.Tensor
+    n: tuple[int, ...]
+    fits: tuple[tuple[float, float], ...]
+
+    def ok(self, wi: int) -> torch.Tensor:
+        """``(K, E)`` bool: members that reached zero training error and did not diverge."""
+        return (self.train[wi] == 0) & ~self.diverged[wi]
+
+    def mean(self, wi: int) -> torch.Tensor:
+        """Mean held-out error of the zero-training-error members per ``n``, ``(K,)`` (NaN if none)."""
+        ok, t = self.ok(wi), self.test[wi]
+        return torch.where(ok.any(1), (t * ok).sum(1) / ok.sum(1).clamp_min(1), torch.nan)
+
+    def reweight_prediction(self, wi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model-free check of the reweighting law: the mean error at ``n[k+1]`` predicted from the
+        networks trained on ``n[k]`` points, ``sum eps_i w_i / sum w_i`` with
+        ``w_i = (1 - eps_i)^(n[k+1] - n[k])``. Returns ``(pred, ess)``, each ``(K,)``, NaN at ``k = 0``."""
+        ok, t = self.ok(wi), self.test[wi]
+        pred = torch.full((len(self.n),), float("nan"), dtype=torch.float64)
+        ess = torch.full_like(pred, float("nan"))
+        for k in range(1, len(self.n)):
+            e = t[k - 1][ok[k - 1]]
+            if e.numel() == 0:
+                continue
+            logw = (self.n[k] - self.n[k - 1]) * torch.log1p(-e.clamp(max=1 - 1e-12))
+            w = torch.exp(logw - logw.max())
+            pred[k] = (w * e).sum() / w.sum()
+            ess[k] = w.sum() ** 2 / w.square().sum()
+        return pred, ess
+
+    def model_curve(self, wi: int, ns) -> torch.Tensor:
+        """The Beta-model learning curve ``a / (a + b + n)`` of width ``widths[wi]``."""
+        a, b = self.fits[wi]
+        return a / (a + b + torch.as_tensor(ns, dtype=torch.float64))
+
+
+def _gd_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int, progress: bool) -> list[torch.Tensor]:
+    """``[test, train, diverged]``, each ``(K, E)``: ``gd_seeds`` members per training size, each on
+    its own random subset of the training pool (one batched :func:`train` call per size)."""
+    width, E = cfg.widths[wi], cfg.gd_seeds
+    model = _net(cfg, width)
+    xtr, ytr = sp.x_train, sp.y_train
+    xte, yte = sp.x_test.to(dev), sp.y_test.to(dev)
+    test_err, train_err, diverged = [], [], []
+    for k, n in enumerate(cfg.gd_n):
+        g = cpu_generator(_seed(cfg, "gd_subsets", width, n))
+        idx = torch.rand(E, len(xtr), generator=g).argsort(1)[:, :n]  # without replacement, per member
+        x, y = xtr[idx].to(dev), ytr[idx].to(dev)
+        params = model.init(E, seed=_seed(cfg, "gd_init", width, n), device=dev)
+        res = train(model, params, x, y, steps=cfg.steps, lr=cfg.lr, loss=cfg.loss, record_steps=[0, cfg.steps],
+                    on_divergence="mask", progress=progress, desc=f"width {width}, n={n}, x{E}")
+        with torch.no_grad():
+            train_err.append((torch.sign(model.forward(res.params, x)) != y).float().mean(1).cpu())
+            test_err.append((torch.sign(model.forward(res.params, xte)) != yte).float().mean(1).double().cpu())
+        diverged.append(res.diverged.cpu())
+    return [torch.stack(test_err), torch.stack(train_err), torch.stack(diverged)]
+
+
+def _fit(cfg: Config, test: torch.Tensor, ok: torch.Tensor, n_test: int) -> tuple[float, float]:
+    """The Beta model fitted on the valid zero-training-error runs with ``n <= fit_n_max``."""
+    fit_k = [k for k, n in enumerate(cfg.gd_n) if n <= cfg.fit_n_max]
+    errs = torch.cat([test[k][ok[k]] for k in fit_k])
+    ns = torch.cat([torch.full((int(ok[k].sum()),), float(cfg.gd_n[k])) for k in fit_k])
+    return beta_fit(errs, ns, n_test) if errs.numel() >= 2 else (float("nan"), float("nan"))
+
+
+def run_gd(cfg: Config, dev: torch.device, sp: data.MNISTSplit, progress: bool) -> GDRuns:
+    """GD-trained networks of every width and the Beta fits (see the package docstring, part (b))."""
+    test, train_err, diverged = (torch.stack(t) for t in zip(*(
+        _gd_width(cfg, dev, sp, wi, progress) for wi in range(len(cfg.widths)))))
+    fits = tuple(_fit(cfg, test[wi], (train_err[wi] == 0) & ~diverged[wi], len(sp.y_test)) for wi in range(len(cfg.widths)))
+    return GDRuns(test=test, train=train_err, diverged=diverged, n=cfg.gd_n, fits=fits)
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """What :func:`run` returns: the config, the device it ran on, wall ``seconds`` per part (and
+    ``"total"``), the three sub-experiments, and the sizes of the MNIST held-out set and training pool."""
+
+    config: Config
+    device: str
+    seconds: dict[str, float]
+    toy: Toy
+    random: RandomNets
+    gd: GDRuns
+    n_test: int
+    n_pool: int
+
+
+def estimate_seconds(cfg: Config, device="cpu") -> float:
+    """A rough flop-count estimate of :func:`run`'s wall time (far too low for the ``paper`` preset on
+    a GPU: an H100 run took more than 5.5 minutes, see bench/README.md)."""
+    dev = resolve_device(device)
+    flops = 2.0 * cfg.toy_classifiers * cfg.toy_train_sets * cfg.toy_n_max * cfg.toy_d
+    D = cfg.d_input
+    n_eval = 400 + cfg.random_train_sets * cfg.random_n_max
+    for w, M in zip(cfg.widths, cfg.random_nets):
+        flops += 2.0 * M * n_eval * D * w
+        flops += 6.0 * cfg.gd_seeds * sum(cfg.gd_n) * D * w * cfg.steps
+    rate = 3e12 if dev.type == "cuda" else 1.5e10
+    return float(flops / rate + (0.004 if dev.type == "cpu" else 0.0006) * cfg.steps * len(cfg.gd_n) * len(cfg.widths))
+
+
+def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
+    """Run the toy, the random-network rejection and the GD-trained networks (package docstring)."""
+    require_config(cfg, Config, CHAPTER)
+    dev = resolve_device(device)
+    announce(CHAPTER, estimate_seconds(cfg, dev), dev, progress)
+    timer = Timer(CHAPTER, progress)
+    with timer("toy"):
+        toy = run_toy(cfg, dev)
+    sp = _mnist(cfg)
+    with timer("random"):
+        rnd = run_random(cfg, dev, sp)
+    with timer("gd"):
+        gd = run_gd(cfg, dev, sp, progress)
+    return Result(cfg, str(dev), timer.total(), toy, rnd, gd, n_test=len(sp.y_test), n_pool=len(sp.y_train))
