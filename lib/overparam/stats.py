@@ -1,7 +1,8 @@
 """Uncertainty for every number the chapters state, from ``scipy.stats`` (never hand-rolled).
 
 - :func:`mean_ci`: the mean of per-run values with a 95% bootstrap interval (BCa,
-  ``scipy.stats.bootstrap``, a fixed ``random_state`` so the same runs give the same interval);
+  ``scipy.stats.bootstrap``, a fixed ``random_state`` so the same runs give the same interval;
+  percentile above a few thousand values, where BCa's jackknife would not fit in memory);
 - :func:`share_ci`: a share ``k / n`` with its exact (Clopper-Pearson) binomial interval
   (``scipy.stats.binomtest(k, n).proportion_ci()``);
 - :func:`put_mean`, :func:`put_share`: write ``key``, ``key_lo``, ``key_hi`` and ``key_n`` into a
@@ -26,6 +27,9 @@ __all__ = ["Estimate", "mean_ci", "share_ci", "share_from_counts", "put_mean", "
 
 #: Bootstrap resamples and the seed of their generator (intervals are deterministic).
 N_RESAMPLES, BOOTSTRAP_SEED = 2000, 0
+#: Above this many values the percentile interval replaces BCa (whose jackknife step holds an
+#: ``n x (n - 1)`` array), and resamples are drawn in batches of at most ``BATCH_VALUES`` numbers.
+BCA_MAX_N, BATCH_VALUES = 4000, 2_000_000
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,14 @@ def mean_ci(values, valid=None, confidence: float = 0.95) -> Estimate:
 def _bootstrap(v: np.ndarray, confidence: float) -> tuple[float, float]:
     from scipy import stats
 
-    for method in ("BCa", "percentile"):  # BCa is undefined for some degenerate samples
+    methods = ("BCa", "percentile") if len(v) <= BCA_MAX_N else ("percentile",)
+    batch = max(1, min(N_RESAMPLES, BATCH_VALUES // len(v)))
+    for method in methods:  # BCa is undefined for some degenerate samples
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ci = stats.bootstrap(
                 (v,), np.mean, confidence_level=confidence, n_resamples=N_RESAMPLES, method=method,
-                random_state=np.random.default_rng(BOOTSTRAP_SEED),
+                batch=batch, random_state=np.random.default_rng(BOOTSTRAP_SEED),
             ).confidence_interval
         if np.isfinite(ci.low) and np.isfinite(ci.high):
             return float(ci.low), float(ci.high)
