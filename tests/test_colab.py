@@ -78,7 +78,7 @@ def test_every_chapter_is_checked():
 def test_colab_cell_installs_from_the_configured_repository(stem):
     cell, src = _colab_cell(stem)
     tags = cell.get("metadata", {}).get("tags", [])
-    assert "hide-cell" in tags, f"{stem}: the Colab cell should be tagged hide-cell (tags: {tags})"
+    assert tags == ["remove-cell"], f"{stem}: the Colab cell is plumbing, tagged remove-cell (tags: {tags})"
     nb = json.loads((ROOT / "chapters" / f"{stem}.ipynb").read_text())
     assert nb["cells"][1] is not None and "".join(nb["cells"][1]["source"]) == src, (
         f"{stem}: the Colab install must be the notebook's second cell (right after the title)"
