@@ -101,7 +101,7 @@ def gram_monte_carlo(x: torch.Tensor, samples: int, *, seed: int = 0, chunk: int
     integrated in closed form; its entries have standard deviation at most ``1/(2 sqrt(samples))``.
     Drawn on the CPU from ``seed`` in chunks of ``chunk`` weights (memory ``n * chunk``).
     """
-    samples = check_int("samples", samples, 1)
+    samples = check_int("samples", samples, 1, 10**9)  # 1e9 weights already take hours for n = 100
     chunk = check_int("chunk", chunk, 1)
     x = _unit_rows(x)
     check_memory(8 * x.shape[0] * min(chunk, samples) * 2, f"gram_monte_carlo chunks of {min(chunk, samples)} weights", "chunk", x.device)
