@@ -17,8 +17,10 @@
    there; what is tested is the command it would run, and that the chapter then runs on what it
    installed.
 
-Slow (a minute or two): marked ``slow``. ``OVERPARAM_COLAB_CHAPTER`` picks the chapter (a stem such as
-``01_xor_detection``); by default the first chapter of ``_toc.yml``.
+Slow (a minute or two): marked ``slow``. It installs packages from the registry, so it is also marked
+``network``: the one test that needs the network (CI reaches the registry and runs it).
+``OVERPARAM_COLAB_CHAPTER`` picks the chapter (a stem such as ``01_xor_detection``); by default the
+first chapter of ``_toc.yml``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def _run(cmd, env, timeout, cwd=None):
 
 @pytest.mark.slow
 @pytest.mark.notebook
+@pytest.mark.network
 def test_colab_install_path_runs_a_chapter(tmp_path, monkeypatch):
     import time
 

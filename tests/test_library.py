@@ -189,7 +189,7 @@ def test_trainer_validates_its_arguments():
         train(model, p, torch.randn(5, 10, 3), y, steps=1, lr=0.1)
     with pytest.raises(ValueError, match="batch_size must be an integer in"):
         train(model, p, x, y, steps=1, lr=0.1, batch_size=11)
-    with pytest.raises(ValueError, match=r"x must have 2 dims"):
+    with pytest.raises(ValueError, match=r"x must have shape \(n, 3\) or \(E=2, n, 3\); got \(10,\)"):
         train(model, p, torch.randn(10), y, steps=1, lr=0.1)
     with pytest.raises(ValueError, match="device must be one of"):
         from overparam import resolve_device

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._validate import check_choice, check_float, check_int, check_int_sequence
-from .device import cpu_generator
+from ._validate import _short, check_bool, check_choice, check_float, check_int, check_int_sequence, check_tensor
+from .device import check_memory, cpu_generator
 
 __all__ = [
     "XORD_PATTERNS",
@@ -62,6 +62,13 @@ POSITIVE_PATTERNS = (0, 2)
 NEGATIVE_PATTERNS = (1, 3)
 
 
+def _check_xord_x(x) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor of XORD inputs, shape (..., d, 2); got {_short(x)}")
+    if x.ndim < 2 or x.shape[-1] != 2 or x.shape[-2] < 1:
+        raise ValueError(f"x must have shape (..., d, 2) with d >= 1; got {tuple(x.shape)}")
+
+
 def xord_all_inputs(d: int) -> torch.Tensor:
     """All ``4**d`` XORD inputs, shape ``(4**d, d, 2)``: d positions, each one of the 4 patterns.
 
@@ -78,8 +85,7 @@ def xord_labels(x: torch.Tensor) -> torch.Tensor:
     A position holds a positive pattern iff its two coordinates are equal (x_j1 * x_j2 = +1).
     Returns a float tensor of shape ``(...)`` with entries +-1.
     """
-    if x.ndim < 2 or x.shape[-1] != 2:
-        raise ValueError(f"x must have shape (..., d, 2); got {tuple(x.shape)}")
+    _check_xord_x(x)
     positive = (x[..., 0] * x[..., 1] > 0).any(dim=-1)
     return positive.to(x.dtype) * 2 - 1
 
@@ -90,8 +96,7 @@ def xord_is_diverse(x: torch.Tensor) -> torch.Tensor:
     A positive point is diverse if it contains all four patterns; a negative point is diverse if
     it contains both negative patterns. Returns a bool tensor of shape ``(...)``.
     """
-    if x.ndim < 2 or x.shape[-1] != 2:
-        raise ValueError(f"x must have shape (..., d, 2); got {tuple(x.shape)}")
+    _check_xord_x(x)
     has = torch.stack([(x == p.to(x.device, x.dtype)).all(-1).any(-1) for p in XORD_PATTERNS], dim=-1)  # (..., 4)
     positive = xord_labels(x) > 0
     return torch.where(positive, has.all(-1), has[..., 1] & has[..., 3])
@@ -132,7 +137,8 @@ def xord_probabilities(x: torch.Tensor, p_plus: float, p_minus: float) -> torch.
     (resp. ``p_minus``) and is uniform within its class (diverse or not). Summed over
     :func:`xord_all_inputs` the probabilities give 1, so test errors can be computed exactly.
     """
-    d = x.shape[-2]
+    _check_xord_x(x)
+    d = check_int("d (x.shape[-2])", x.shape[-2], 1, 64)
     p_plus, p_minus = _xord_check_p(d, p_plus, p_minus)
     sizes = xord_class_sizes(d)
     positive, diverse = xord_labels(x) > 0, xord_is_diverse(x)
@@ -161,8 +167,11 @@ def xord_sample(
     """
     n, d = check_int("n", n, 1), check_int("d", d, 1, 64)
     p_plus, p_minus = _xord_check_p(d, p_plus, p_minus)
+    E = 1 if members is None else check_int("members", members, 1)
+    # labels, the (total, d) index and the float32 (total, d, 2) output, plus rejection candidates
+    check_memory(E * n * (40 + 40 * d), f"xord_sample of {E} x {n} points with d={d}", "n, d or members")
     g = cpu_generator(seed)
-    total = n if members is None else check_int("members", members, 1) * n
+    total = E * n
     u = torch.rand(total, generator=g, dtype=torch.float64)
     label_pos = u < 0.5
     want_div = torch.where(label_pos, (u / 0.5) < p_plus, ((u - 0.5) / 0.5) < p_minus)
@@ -194,8 +203,7 @@ def xord_presence(x: torch.Tensor) -> torch.Tensor:
 
     The input of :class:`overparam.models.XORPatternNet`; the label is +1 iff column 0 or 2 is set.
     """
-    if x.ndim < 2 or x.shape[-1] != 2:
-        raise ValueError(f"x must have shape (..., d, 2); got {tuple(x.shape)}")
+    _check_xord_x(x)
     return torch.stack([(x == p.to(x.device, x.dtype)).all(-1).any(-1) for p in XORD_PATTERNS], dim=-1).to(torch.float32)
 
 
@@ -233,10 +241,14 @@ def xord_presence_probabilities(d: int, p_plus: float, p_minus: float) -> torch.
 # --------------------------------------------------------------------------------------------
 
 
-def _shape(members: int | None, *rest: int) -> tuple[int, ...]:
-    if members is None:
-        return tuple(rest)
-    return (check_int("members", members, 1), *rest)
+def _shape(members: int | None, *rest: int, what: str = "inputs") -> tuple[int, ...]:
+    shape = tuple(rest) if members is None else (check_int("members", members, 1), *rest)
+    numel = 1
+    for s in shape:
+        numel *= s
+    # a float64 draw and its float32 copy (12 bytes per number, one more float64 temporary allowed)
+    check_memory(20 * numel, f"{what} of shape {shape}", "n, d or members" if members is not None else "n or d")
+    return shape
 
 
 def gaussian_inputs(n: int, d: int, *, std: float = 1.0, seed: int = 0, members: int | None = None) -> torch.Tensor:
@@ -270,15 +282,22 @@ def linear_teacher(
     """
     n, d = check_int("n", n, 1), check_int("d", d, 1)
     noise = check_float("noise", noise, 0, None)
+    shape = _shape(members, n, d, what="linear_teacher inputs")
     g = cpu_generator(seed)
     if beta is None:
         beta = torch.randn(d, generator=g, dtype=torch.float64)
         beta = beta / beta.norm()
     else:
-        beta = torch.as_tensor(beta, dtype=torch.float64)
+        if isinstance(beta, (str, bytes)):
+            raise ValueError(f"beta must be a ({d},) tensor or sequence of finite numbers; got {beta!r}")
+        try:
+            beta = torch.as_tensor(beta, dtype=torch.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"beta must be a ({d},) tensor or sequence of finite numbers; got {_short(beta)}") from None
         if beta.shape != (d,):
             raise ValueError(f"beta must have shape ({d},); got {tuple(beta.shape)}")
-    x = torch.randn(_shape(members, n, d), generator=g, dtype=torch.float64)
+        check_tensor("beta", beta)
+    x = torch.randn(shape, generator=g, dtype=torch.float64)
     y = x @ beta + noise * torch.randn(_shape(members, n), generator=g, dtype=torch.float64)
     return x.float(), y.float(), beta.float()
 
@@ -291,6 +310,7 @@ def corrupt_labels(y: torch.Tensor, fraction: float, *, seed: int = 0) -> torch.
     random labels. Returns a new tensor; ``y`` is unchanged.
     """
     fraction = check_float("fraction", fraction, 0, 1)
+    check_tensor("y", y, min_ndim=1, shape_text="(..., n)")
     if not torch.all((y == 1) | (y == -1)):
         raise ValueError("y must contain only +1 and -1 labels")
     g = cpu_generator(seed)
@@ -426,6 +446,18 @@ def mnist_split(
     """
     check_choice("source", source, ("offline", "full"))
     test_fraction = check_float("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
+    for flag, value in (("unit_norm", unit_norm), ("flatten", flatten), ("pm1", pm1)):
+        check_bool(flag, value)
+    if source == "offline" and not 1 <= round(test_fraction * 10000) <= 9999:
+        raise ValueError(
+            f"test_fraction must leave at least one of the 10,000 offline images in each pool "
+            f"(between 5e-05 and 0.99995); got {test_fraction!r}"
+        )
+    if data_dir is not None and not isinstance(data_dir, (str, Path)):
+        raise ValueError(f"data_dir must be a path (str or pathlib.Path) or None; got {_short(data_dir)}")
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None:
+            check_int(name, value, 1)
     if classes is not None:
         classes = check_int_sequence("classes", classes, 0, 9)
         if len(set(classes)) != len(classes):
@@ -473,14 +505,14 @@ MNIST_PIXEL_MEAN, MNIST_PIXEL_STD = 0.1307, 0.3081
 
 def standardize_pixels(x: torch.Tensor) -> torch.Tensor:
     """``(x - 0.1307) / 0.3081``: MNIST pixels in [0, 1] to mean about 0, std about 1 (any shape)."""
+    check_tensor("x", x, nonempty=False, shape_text="any shape")
     return (x - MNIST_PIXEL_MEAN) / MNIST_PIXEL_STD
 
 
 def pool_images(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Average-pool images ``(N, 1, H, W)`` by ``factor`` (``1``: unchanged); 28 -> 14 pixels for 2."""
     factor = check_int("factor", factor, 1, 28)
-    if x.ndim != 4:
-        raise ValueError(f"x must be images of shape (N, 1, H, W); got {tuple(x.shape)}")
+    check_tensor("x", x, ndim=4, shape_text="(N, 1, H, W) images", floating=True)
     if factor > min(x.shape[-2:]):
         raise ValueError(f"factor must be at most the image size {min(x.shape[-2:])}; got {factor}")
     return torch.nn.functional.avg_pool2d(x, factor) if factor > 1 else x
@@ -492,6 +524,11 @@ def center_and_scale(x_train: torch.Tensor, *others: torch.Tensor) -> tuple[torc
     The same shift and scale are applied to every array in ``others`` (e.g. the test set), so no
     test statistic leaks into the preprocessing. Returns ``(x_train, *others)`` transformed.
     """
+    check_tensor("x_train", x_train, ndim=2, shape_text="(N, D)")
+    for i, x in enumerate(others):
+        check_tensor(f"others[{i}]", x, ndim=2, nonempty=False, shape_text=f"(N, D={x_train.shape[1]})")
+        if x.shape[1] != x_train.shape[1]:
+            raise ValueError(f"others[{i}] must have D = {x_train.shape[1]} features like x_train; got shape {tuple(x.shape)}")
     mu = x_train.mean(0)
     scale = (x_train - mu).norm(dim=1).mean()
     return tuple((x - mu) / scale for x in (x_train, *others))

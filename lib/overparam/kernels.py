@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import check_float, check_int
-from .device import cpu_generator
+from ._validate import _short, check_float, check_int, check_tensor
+from .device import check_memory, cpu_generator
 
 __all__ = [
     "relu_ntk_gram",
@@ -42,8 +42,8 @@ __all__ = [
 
 
 def _unit_rows(x: torch.Tensor, name: str = "x", tol: float = 1e-4) -> torch.Tensor:
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, d); got {tuple(x.shape)}")
+    check_tensor(name, x, ndim=2, shape_text="(n, d)")
+    check_memory(3 * 8 * x.shape[0] ** 2 + 8 * x.numel(), f"the {x.shape[0]} x {x.shape[0]} Gram matrix", f"n (the rows of {name})", x.device)
     x = x.to(torch.float64)
     norms = x.norm(dim=1)
     if not torch.all((norms - 1).abs() <= tol):
@@ -77,6 +77,11 @@ def empirical_gram(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     Sec. 3); it equals ``H^inf`` in expectation over ``w_r ~ N(0, kappa^2 I)`` for any ``kappa > 0``.
     Cost ``E n m (d + n)``.
     """
+    check_tensor("x", x, ndim=2, shape_text="(n, d)")
+    check_tensor("w", w, ndim=(2, 3), shape_text="(m, d) or (E, m, d)")
+    E, m = (1, w.shape[0]) if w.ndim == 2 else w.shape[:2]
+    n = x.shape[0]
+    check_memory(8 * E * n * (m + n) + 8 * x.numel(), f"empirical_gram of {E} x {n} x {n}", "n, m or E", x.device)
     x = x.to(torch.float64)
     w = w.to(device=x.device, dtype=torch.float64)
     single = w.ndim == 2
@@ -96,9 +101,10 @@ def gram_monte_carlo(x: torch.Tensor, samples: int, *, seed: int = 0, chunk: int
     integrated in closed form; its entries have standard deviation at most ``1/(2 sqrt(samples))``.
     Drawn on the CPU from ``seed`` in chunks of ``chunk`` weights (memory ``n * chunk``).
     """
-    samples = check_int("samples", samples, 1)
+    samples = check_int("samples", samples, 1, 10**9)  # 1e9 weights already take hours for n = 100
     chunk = check_int("chunk", chunk, 1)
     x = _unit_rows(x)
+    check_memory(8 * x.shape[0] * min(chunk, samples) * 2, f"gram_monte_carlo chunks of {min(chunk, samples)} weights", "chunk", x.device)
     g = cpu_generator(seed)
     n, d = x.shape
     counts = torch.zeros(n, n, dtype=torch.float64, device=x.device)
@@ -143,8 +149,10 @@ def spectrum(h: torch.Tensor) -> Spectrum:
     Raises ``ValueError`` if the smallest eigenvalue is not positive (the bounds below need
     ``(H^inf)^{-1}``). Cost ``O(n^3)``: about a second for ``n = 2000`` on a CPU.
     """
-    if h.ndim != 2 or h.shape[0] != h.shape[1]:
+    check_tensor("h", h, ndim=2, shape_text="(n, n)")
+    if h.shape[0] != h.shape[1]:
         raise ValueError(f"h must be a square (n, n) matrix; got {tuple(h.shape)}")
+    check_memory(5 * 8 * h.numel(), f"the eigendecomposition of a {h.shape[0]} x {h.shape[0]} matrix", "n", h.device)
     h = h.to(torch.float64)
     vals, vecs = torch.linalg.eigh(0.5 * (h + h.T))
     vals, vecs = vals.flip(0), vecs.flip(1)
@@ -161,14 +169,32 @@ def projections(spec: Spectrum, y: torch.Tensor) -> torch.Tensor:
 
     They sum to ``||y||^2``; index ``i`` follows ``spec.values`` (descending eigenvalues).
     """
+    _check_labels(spec, y, "y")
     y = y.to(device=spec.vectors.device, dtype=torch.float64)
     return (y @ spec.vectors).square()
 
 
+def _check_labels(spec, y, name: str) -> None:
+    if not isinstance(spec, Spectrum):
+        raise ValueError(f"spec must be a Spectrum (from overparam.kernels.spectrum); got {_short(spec)}")
+    check_tensor(name, y, min_ndim=1, shape_text=f"(..., n={spec.n})")
+    if y.shape[-1] != spec.n:
+        raise ValueError(f"{name} must have shape (..., n) with n = {spec.n} (the Gram matrix's size); got {tuple(y.shape)}")
+
+
 def _steps(steps) -> torch.Tensor:
-    k = torch.as_tensor(steps, dtype=torch.float64).reshape(-1)
-    if torch.any(k < 0):
-        raise ValueError("steps must be non-negative")
+    text = "steps must be a non-empty sequence of finite non-negative integers"
+    if isinstance(steps, (str, bytes)):
+        raise ValueError(f"{text}; got {steps!r}")
+    try:
+        k = torch.as_tensor(steps, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{text}; got {_short(steps)}") from None
+    if k.numel() == 0:
+        raise ValueError(f"{text}; got an empty sequence")
+    bad = ~torch.isfinite(k) | (k < 0) | (k != k.round())
+    if bool(bad.any()):
+        raise ValueError(f"{text}; got {k[bad][:3].tolist()}")
     return k
 
 
@@ -180,6 +206,7 @@ def predicted_residual(spec: Spectrum, r0: torch.Tensor, lr: float, steps) -> to
     ``1/2 sum_i (y_i - u_i)^2`` that the trainer reports (``loss="sse"``) is half of this.
     """
     lr = check_float("lr", lr, 0, None, low_open=True)
+    _check_labels(spec, r0, "r0")
     k = _steps(steps).to(spec.values.device)
     p = projections(spec, r0)  # (..., n)
     decay = (1 - lr * spec.values)[None, :].pow(2 * k[:, None])  # (T, n)
@@ -194,6 +221,7 @@ def predicted_distance(spec: Spectrum, r0: torch.Tensor, lr: float, steps) -> to
     as ``k -> inf`` it tends to ``sqrt(r0^T (H^inf)^{-1} r0)`` (Section 5 of the paper).
     """
     lr = check_float("lr", lr, 0, None, low_open=True)
+    _check_labels(spec, r0, "r0")
     k = _steps(steps).to(spec.values.device)
     p = projections(spec, r0) / spec.values
     fitted = (1 - (1 - lr * spec.values)[None, :].pow(k[:, None])).square()  # (T, n)

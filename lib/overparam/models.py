@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validate import check_choice, check_float, check_int, check_int_sequence
-from .device import cpu_generator, resolve_device
+from ._validate import (
+    _short,
+    check_bool,
+    check_choice,
+    check_float,
+    check_float_dtype,
+    check_int,
+    check_int_sequence,
+)
+from .device import check_memory, cpu_generator, resolve_device
 
 __all__ = ["paired_init", "TwoLayerReLU", "XORConvNet", "XORPatternNet", "ConvNet", "DeepReLUMLP", "check_inputs"]
 
@@ -25,6 +33,10 @@ Params = dict[str, torch.Tensor]
 def check_inputs(x: torch.Tensor, members: int, feature_shape: tuple[int, ...], name: str = "x") -> bool:
     """Check ``x`` is ``(n, *feature_shape)`` or ``(E, n, *feature_shape)``; return True if per-member."""
     k = len(feature_shape)
+    if not isinstance(x, torch.Tensor) or x.is_complex():
+        raise ValueError(
+            f"{name} must be a real torch.Tensor of shape (n, {', '.join(map(str, feature_shape))}); got {_short(x)}"
+        )
     if tuple(x.shape[x.ndim - k :]) != tuple(feature_shape) or x.ndim not in (k + 1, k + 2):
         raise ValueError(
             f"{name} must have shape (n, {', '.join(map(str, feature_shape))}) or "
@@ -37,6 +49,53 @@ def check_inputs(x: torch.Tensor, members: int, feature_shape: tuple[int, ...], 
 
 def _members(params: Params) -> int:
     return next(iter(params.values())).shape[0]
+
+
+def check_params(model, params: Params, name: str = "params") -> int:
+    """Check ``params`` against ``model.param_layout(E)``: a dict of floating tensors on one device,
+    exactly the model's keys, each of the model's shape with the same member count ``E``.
+    Returns ``E``. Raises ``ValueError`` naming the key, the expected and the actual shape."""
+    if not isinstance(params, dict) or not params:
+        raise ValueError(f"{name} must be a non-empty dict {{name: (E, ...) tensor}} (from model.init); got {_short(params)}")
+    for k, v in params.items():
+        if not isinstance(v, torch.Tensor) or not v.dtype.is_floating_point or v.ndim == 0:
+            what = f"dtype {v.dtype}, shape {tuple(v.shape)}" if isinstance(v, torch.Tensor) else _short(v)
+            raise ValueError(f"{name}[{k!r}] must be a floating tensor with a leading member axis (E, ...); got {what}")
+    first = next(iter(params.values()))
+    E = first.shape[0]
+    layout = model.param_layout(E)
+    missing = [k for k in layout if k not in params]
+    extra = [k for k in params if k not in layout]
+    if missing or extra:
+        raise ValueError(
+            f"{name} must have exactly the keys {list(layout)} for {model!r}; "
+            + (f"missing {missing}" if missing else "")
+            + ("; " if missing and extra else "")
+            + (f"unexpected {extra}" if extra else "")
+        )
+    for k, (shape, text) in layout.items():
+        got = tuple(params[k].shape)
+        if got != shape:
+            raise ValueError(f"{name}[{k!r}] must have shape {text} = {shape} for {model!r} (E={E} from the first parameter); got {got}")
+        if params[k].device != first.device or params[k].dtype != first.dtype:
+            raise ValueError(
+                f"{name} must all be on one device with one dtype; {k!r} is {params[k].dtype} on {params[k].device}, "
+                f"the first is {first.dtype} on {first.device}"
+            )
+    return E
+
+
+def _start_init(model, members, seed, device, dtype, numel_per_member: int, lower: str) -> tuple[int, torch.device]:
+    """Validate ``init``'s arguments and its memory (float64 draw + cast) before drawing anything."""
+    E = check_int("members", members, 1)
+    check_int("seed", seed, 0, 2**63 - 1)
+    check_float_dtype("dtype", dtype)
+    dev = resolve_device(device)
+    elt = torch.empty((), dtype=dtype).element_size()
+    check_memory(E * numel_per_member * (8 + elt), f"{type(model).__name__}.init(members={E})", f"members or {lower}")
+    if dev.type != "cpu":
+        check_memory(E * numel_per_member * elt, f"{type(model).__name__}.init(members={E})", f"members or {lower}", dev)
+    return E, dev
 
 
 def _finish(params: Params, device, dtype) -> Params:
@@ -52,10 +111,17 @@ def paired_init(params: Params) -> Params:
     ``u(0) = 0`` as Arora et al. (2019) assume, and the ``zero_output`` init of Boursier &
     Flammarion's code. Returns a new dict; ``m`` must be even.
     """
+    if not isinstance(params, dict) or any(k not in params or not isinstance(params[k], torch.Tensor) for k in ("w", "a")):
+        raise ValueError(f"params must be a dict with tensors 'w' (E, m, d) and 'a' (E, m) of a two-layer network; got {('keys ' + str(list(params))) if isinstance(params, dict) else _short(params)}")
+    if params["w"].ndim != 3 or params["a"].shape[:2] != params["w"].shape[:2]:
+        raise ValueError(
+            f"params['w'] must be (E, m, d) and params['a'] (E, m[, c]) with the same E and m; "
+            f"got {tuple(params['w'].shape)} and {tuple(params['a'].shape)}"
+        )
     w, a = params["w"].clone(), params["a"].clone()
     m = w.shape[1]
     if m % 2:
-        raise ValueError(f"paired_init needs an even width; got m = {m}")
+        raise ValueError(f"paired_init needs an even width m; got width m = {m}")
     h = m // 2
     w[:, h:] = w[:, :h]
     a[:, h:] = -a[:, :h]
@@ -101,6 +167,8 @@ class TwoLayerReLU:
         check_int("d", self.d, 1)
         check_int("width", self.width, 1)
         check_int("outputs", self.outputs, 1)
+        check_bool("bias", self.bias)
+        check_bool("train_output", self.train_output)
         check_float("init_scale", self.init_scale, 0, None, low_open=True)
         check_choice("output_init", self.output_init, ("gaussian", "sign", "balanced"))
         if self.output_std is not None:
@@ -120,9 +188,28 @@ class TwoLayerReLU:
         """The output prefactor ``s``."""
         return 1.0 / math.sqrt(self.width) if self.output_scale == "ntk" else float(self.output_scale)
 
+    def param_layout(self, E: int) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, symbolic shape)}`` of the parameters of ``E`` members."""
+        m, d, c = self.width, self.d, self.outputs
+        out = {"w": ((E, m, d), "(E, width, d)")}
+        if self.bias:
+            out["b"] = ((E, m), "(E, width)")
+        out["a"] = ((E, m), "(E, width)") if c == 1 else ((E, m, c), "(E, width, outputs)")
+        return out
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one input sample."""
+        return (self.d,)
+
+    def forward_numel(self, E: int, n: int, sample_shape: tuple[int, ...] = ()) -> int:
+        """Elements of the intermediates of one forward pass over ``n`` inputs (the memory guard)."""
+        return 2 * E * n * self.width + E * n * self.outputs
+
     def init(self, members: int, seed: int = 0, device="cpu", dtype=torch.float32) -> Params:
         """Draw ``members`` independent networks (on the CPU, in float64, then cast and moved)."""
-        E = check_int("members", members, 1)
+        numel = self.width * (self.d + int(self.bias) + self.outputs)
+        E, _ = _start_init(self, members, seed, device, dtype, numel, "width or d")
         g = cpu_generator(seed)
         m, d, c = self.width, self.d, self.outputs
         p = {"w": self.init_scale * torch.randn(E, m, d, generator=g, dtype=torch.float64)}
@@ -146,7 +233,7 @@ class TwoLayerReLU:
 
     def hidden(self, params: Params, x: torch.Tensor) -> torch.Tensor:
         """Post-ReLU hidden activations, ``(E, n, m)``, for ``x`` of shape ``(n, d)`` or ``(E, n, d)``."""
-        check_inputs(x, _members(params), (self.d,))
+        check_inputs(x, check_params(self, params), (self.d,))
         pre = torch.matmul(x, params["w"].transpose(1, 2))
         if self.bias:
             pre = pre + params["b"][:, None, :]
@@ -194,8 +281,16 @@ class XORConvNet:
         check_int("k", self.k, 1)
         check_float("init_scale", self.init_scale, 0, None, low_open=True)
 
+    def param_layout(self, E: int) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, symbolic shape)}`` of the parameters of ``E`` members."""
+        return {"w": ((E, self.k, 2), "(E, k, 2)"), "u": ((E, self.k, 2), "(E, k, 2)")}
+
+    def forward_numel(self, E: int, n: int, sample_shape: tuple[int, ...] = (1, 2)) -> int:
+        """Elements of the intermediates of one forward pass over ``n`` inputs of shape ``(d, 2)``."""
+        return 4 * E * n * self.k * sample_shape[0]
+
     def init(self, members: int, seed: int = 0, device="cpu", dtype=torch.float32) -> Params:
-        E = check_int("members", members, 1)
+        E, _ = _start_init(self, members, seed, device, dtype, 4 * self.k, "k")
         g = cpu_generator(seed)
         w = self.init_scale * torch.randn(E, self.k, 2, generator=g, dtype=torch.float64)
         u = self.init_scale * torch.randn(E, self.k, 2, generator=g, dtype=torch.float64)
@@ -203,9 +298,9 @@ class XORConvNet:
 
     def pooled(self, params: Params, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Max-pooled ReLU responses of the w and u filters, each ``(E, n, k)``."""
-        if x.ndim < 3 or x.shape[-1] != 2:
-            raise ValueError(f"x must have shape (n, d, 2) or (E, n, d, 2); got {tuple(x.shape)}")
-        check_inputs(x, _members(params), (x.shape[-2], 2))
+        if not isinstance(x, torch.Tensor) or x.ndim < 3 or x.shape[-1] != 2:
+            raise ValueError(f"x must have shape (n, d, 2) or (E, n, d, 2); got {tuple(x.shape) if isinstance(x, torch.Tensor) else _short(x)}")
+        check_inputs(x, check_params(self, params), (x.shape[-2], 2))
         # (.., n, d, 2) x (E, k, 2) -> (E, n, k, d)
         eq = "ndp,ekp->enkd" if x.ndim == 3 else "endp,ekp->enkd"
         pw = torch.relu(torch.einsum(eq, x, params["w"])).amax(-1)
@@ -247,6 +342,16 @@ class XORPatternNet:
     def __post_init__(self):
         check_int("k", self.k, 1)
         check_float("init_scale", self.init_scale, 0, None, low_open=True)
+
+    def param_layout(self, E: int) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, symbolic shape)}`` of the parameters of ``E`` members."""
+        return {"w": ((E, self.k, 2), "(E, k, 2)"), "u": ((E, self.k, 2), "(E, k, 2)")}
+
+    feature_shape = (4,)
+
+    def forward_numel(self, E: int, n: int, sample_shape: tuple[int, ...] = (4,)) -> int:
+        """Elements of the intermediates of one forward pass over ``n`` inputs."""
+        return 2 * E * n + 64 * E * self.k
 
     def init(self, members: int, seed: int = 0, device="cpu", dtype=torch.float32) -> Params:
         """The same draw as :meth:`XORConvNet.init` with the same arguments."""
@@ -313,7 +418,7 @@ class XORPatternNet:
         return lv, {"w": g[:, :k], "u": g[:, k:]}
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
-        E = _members(params)
+        E = check_params(self, params)
         check_inputs(x, E, (4,))
         sid = self._subset_ids(x)
         table = self.subset_outputs(params)  # (E, 16)
@@ -348,8 +453,21 @@ class ConvNet:
         check_int("channels", self.channels, 1)
         check_float("init_scale", self.init_scale, 0, None, low_open=True)
 
+    def param_layout(self, E: int) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, symbolic shape)}`` of the parameters of ``E`` members."""
+        shape = (E, self.k, self.channels, self.kernel, self.kernel)
+        return {"w": (shape, "(E, k, channels, kernel, kernel)"), "u": (shape, "(E, k, channels, kernel, kernel)")}
+
+    def forward_numel(self, E: int, n: int, sample_shape: tuple[int, ...] = (1, 28, 28)) -> int:
+        """Elements of the intermediates of one forward pass over ``n`` images ``(channels, h, w)``."""
+        h, w = sample_shape[-2:]
+        oh = max(1, (h - self.kernel) // self.stride + 1)
+        ow = max(1, (w - self.kernel) // self.stride + 1)
+        return 2 * E * n * 2 * self.k * oh * ow + E * n * self.channels * h * w
+
     def init(self, members: int, seed: int = 0, device="cpu", dtype=torch.float32) -> Params:
-        E = check_int("members", members, 1)
+        numel = 2 * self.k * self.channels * self.kernel**2
+        E, _ = _start_init(self, members, seed, device, dtype, numel, "k or kernel")
         g = cpu_generator(seed)
         shape = (E, self.k, self.channels, self.kernel, self.kernel)
         w = self.init_scale * torch.randn(shape, generator=g, dtype=torch.float64)
@@ -358,10 +476,14 @@ class ConvNet:
 
     def pooled(self, params: Params, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Global-max-pooled ReLU feature maps of the w and u filters, each ``(E, n, k)``."""
-        E = _members(params)
-        if x.ndim not in (4, 5) or x.shape[-3] != self.channels or (x.ndim == 5 and x.shape[0] != E):
+        E = check_params(self, params)
+        if not isinstance(x, torch.Tensor) or x.ndim not in (4, 5) or x.shape[-3] != self.channels or (x.ndim == 5 and x.shape[0] != E):
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else _short(x)
+            raise ValueError(f"x must have shape (n, {self.channels}, H, W) or (E={E}, n, {self.channels}, H, W); got {got}")
+        if min(x.shape[-2:]) < self.kernel:
             raise ValueError(
-                f"x must have shape (n, {self.channels}, H, W) or (E={E}, n, {self.channels}, H, W); got {tuple(x.shape)}"
+                f"x holds {x.shape[-2]}x{x.shape[-1]} images, smaller than the filters (kernel={self.kernel}); "
+                f"use kernel <= {min(x.shape[-2:])} or larger images (less pooling)"
             )
         filt = torch.cat([params["w"], params["u"]], dim=1)  # (E, 2k, C, s, s)
         weight = filt.reshape(E * 2 * self.k, self.channels, self.kernel, self.kernel)
@@ -396,6 +518,7 @@ class DeepReLUMLP:
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", check_int_sequence("sizes", self.sizes, 1, min_len=2))
+        check_bool("bias", self.bias)
         check_float("init_scale", self.init_scale, 0, None, low_open=True)
 
     @property
@@ -411,8 +534,27 @@ class DeepReLUMLP:
                 names.append(f"b{l}")
         return tuple(names)
 
+    def param_layout(self, E: int) -> dict[str, tuple[tuple[int, ...], str]]:
+        """``{name: (shape, symbolic shape)}`` of the parameters of ``E`` members."""
+        out = {}
+        for l, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
+            out[f"W{l}"] = ((E, fan_out, fan_in), f"(E, sizes[{l + 1}], sizes[{l}])")
+            if self.bias:
+                out[f"b{l}"] = ((E, fan_out), f"(E, sizes[{l + 1}])")
+        return out
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        """The shape of one input sample."""
+        return (self.sizes[0],)
+
+    def forward_numel(self, E: int, n: int, sample_shape: tuple[int, ...] = ()) -> int:
+        """Elements of the intermediates of one forward pass over ``n`` inputs."""
+        return 2 * E * n * sum(self.sizes[1:])
+
     def init(self, members: int, seed: int = 0, device="cpu", dtype=torch.float32) -> Params:
-        E = check_int("members", members, 1)
+        numel = sum((a + int(self.bias)) * b for a, b in zip(self.sizes[:-1], self.sizes[1:]))
+        E, _ = _start_init(self, members, seed, device, dtype, numel, "sizes")
         g = cpu_generator(seed)
         p = {}
         for l, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
@@ -423,7 +565,7 @@ class DeepReLUMLP:
 
     def activations(self, params: Params, x: torch.Tensor) -> list[torch.Tensor]:
         """Post-ReLU activations of each hidden layer, a list of ``(E, n, h_l)``."""
-        check_inputs(x, _members(params), (self.sizes[0],))
+        check_inputs(x, check_params(self, params), (self.sizes[0],))
         acts, h = [], x
         for l in range(self.layers - 1):
             h = self._layer(params, h, l).relu()
@@ -435,7 +577,7 @@ class DeepReLUMLP:
         return out + params[f"b{l}"][:, None, :] if self.bias else out
 
     def forward(self, params: Params, x: torch.Tensor) -> torch.Tensor:
-        acts = self.activations(params, x)
+        acts = self.activations(params, x)  # checks params and x
         h = acts[-1] if acts else x
         out = self._layer(params, h, self.layers - 1)
         return out.squeeze(-1) if self.sizes[-1] == 1 else out

@@ -17,11 +17,16 @@ import numpy as np
 import torch
 from tqdm.std import tqdm
 
-from ._validate import check_choice, check_float, check_int
+from ._validate import _short, check_bool, check_choice, check_float, check_int, check_pm1, check_tensor
+from .device import check_memory
 
 __all__ = ["LOSSES", "loss_per_member", "loss_and_grads", "train", "TrainResult", "DivergenceError", "log_steps"]
 
 Params = dict[str, torch.Tensor]
+
+#: The most steps :func:`train` accepts (more is a typo, not an experiment: 1e9 steps of the
+#: smallest model take days).
+MAX_STEPS = 10**9
 
 #: Losses, each averaged (or summed) over samples per member:
 #: ``mse`` = mean_i 1/2 ||f(x_i) - y_i||^2; ``sse`` = sum_i 1/2 ||f(x_i) - y_i||^2 (Arora et al. 2019);
@@ -102,6 +107,8 @@ class TrainResult:
     snapshot_steps: list[int] = field(default_factory=list)
     snapshots: list[Params] = field(default_factory=list)
     diverged_at: torch.Tensor | None = None
+    last_loss: torch.Tensor | None = None
+
 
     @property
     def diverged(self) -> torch.Tensor:
@@ -110,7 +117,12 @@ class TrainResult:
 
     @property
     def final_loss(self) -> torch.Tensor:
-        """``(E,)``: the training loss of the final parameters."""
+        """``(E,)``: the training loss of the final parameters (computed at the final step even when
+        ``record_steps`` leaves it out; for a run stopped by divergence, the last recorded loss)."""
+        if self.last_loss is not None:
+            return self.last_loss
+        if len(self.loss) == 0:
+            raise ValueError("this TrainResult recorded no loss (record_steps was empty and training was stopped)")
         return self.loss[-1]
 
 
@@ -118,6 +130,11 @@ def _split_data(model, params: Params, x: torch.Tensor, y: torch.Tensor) -> tupl
     """Validate ``x``/``y`` against the model; return (x per member, y per member, n)."""
     E = next(iter(params.values())).shape[0]
     sample_ndim = model.input_ndim
+    feature_shape = getattr(model, "feature_shape", None)
+    if feature_shape is not None:
+        from .models import check_inputs
+
+        check_inputs(x, E, tuple(feature_shape))
     if x.ndim not in (sample_ndim + 1, sample_ndim + 2):
         raise ValueError(
             f"x must have {sample_ndim + 1} dims (n, ...) shared by all members or {sample_ndim + 2} "
@@ -127,15 +144,67 @@ def _split_data(model, params: Params, x: torch.Tensor, y: torch.Tensor) -> tupl
     if x_per and x.shape[0] != E:
         raise ValueError(f"x has {x.shape[0]} members on its first axis but the parameters have E={E}")
     n = x.shape[1] if x_per else x.shape[0]
+    if n == 0 or x.numel() == 0:
+        raise ValueError(f"x must hold at least one sample with non-empty features; got shape {tuple(x.shape)}")
     with torch.no_grad():
         probe = {k: v[:1] for k, v in params.items()}
-        out_shape = model.forward(probe, x[:1, :1] if x_per else x[:1]).shape  # (1, 1[, c])
+        try:
+            out_shape = model.forward(probe, x[:1, :1] if x_per else x[:1]).shape  # (1, 1[, c])
+        except ValueError as e:
+            raise ValueError(f"{e} (checked on one sample of x, whose full shape is {tuple(x.shape)})") from None
     tail = tuple(out_shape[2:])
     if tuple(y.shape) == (n, *tail):
         return x_per, False, n
     if tuple(y.shape) == (E, n, *tail):
         return x_per, True, n
     raise ValueError(f"y must have shape {(n, *tail)} or {(E, n, *tail)} to match x and the model; got {tuple(y.shape)}")
+
+
+def _step_list(name: str, steps_arg, steps: int) -> list[int]:
+    if isinstance(steps_arg, (str, bytes, dict)) or not isinstance(steps_arg, Iterable) or isinstance(steps_arg, torch.Tensor) and steps_arg.ndim == 0:
+        raise ValueError(f"{name} must be a sequence of integers in [0, steps={steps}]; got {_short(steps_arg)}")
+    out = []
+    for s in steps_arg:
+        if isinstance(s, torch.Tensor) and s.ndim == 0 and not s.dtype.is_floating_point and s.dtype != torch.bool:
+            s = int(s)
+        out.append(check_int(name, s, 0, steps))
+    return out
+
+
+def _check_params(model, params) -> int:
+    """``E`` after checking ``params`` (keys, shapes, dtype, finiteness) against ``model``."""
+    if hasattr(model, "param_layout"):
+        from .models import check_params
+
+        E = check_params(model, params)
+    else:  # any other model: a dict of floating (E, ...) tensors holding the trainable names
+        if not isinstance(params, dict) or not params:
+            raise ValueError(f"params must be a non-empty dict of (E, ...) tensors; got {_short(params)}")
+        for k, v in params.items():
+            if not isinstance(v, torch.Tensor) or not v.dtype.is_floating_point or v.ndim == 0:
+                raise ValueError(f"params[{k!r}] must be a floating tensor with a leading member axis; got {_short(v)}")
+        E = next(iter(params.values())).shape[0]
+        bad = {k: tuple(v.shape) for k, v in params.items() if v.shape[0] != E}
+        if bad:
+            raise ValueError(f"every parameter must have the same member count E={E} on its first axis; got {bad}")
+        missing = [k for k in model.trainable if k not in params]
+        if missing:
+            raise ValueError(f"params is missing the trainable parameter(s) {missing} of {type(model).__name__}")
+    if E == 0:
+        raise ValueError("params must hold at least one member (E >= 1); got E = 0")
+    return E
+
+
+def _check_train_memory(model, params, x, y, E: int, batch_size, dtype, dev) -> None:
+    """Refuse a run whose parameters, data copies and one full-batch forward pass exceed the limit."""
+    n = x.shape[1] if x.ndim == model.input_ndim + 2 else x.shape[0]
+    elt = torch.empty((), dtype=dtype).element_size()
+    p_numel = sum(v.numel() for v in params.values())  # clone + gradients + update temporaries
+    sample = tuple(x.shape[-model.input_ndim :]) if model.input_ndim else ()
+    fwd = model.forward_numel(E, n, sample) if hasattr(model, "forward_numel") else 0
+    batch = E * (batch_size or 0) * (int(torch.tensor(sample).prod()) if sample else 1)
+    total = elt * (3 * p_numel + x.numel() + y.numel() + 2 * fwd + batch)
+    check_memory(total, f"train of {E} members on n={n} samples", "the number of members E, the width, n or batch_size", dev)
 
 
 def train(
@@ -179,35 +248,61 @@ def train(
         seed: seeds the minibatch draws. progress: show a tqdm bar. fast: use the model's
             hand-written ``loss_and_grads`` when it has one for this loss (else autograd).
     """
-    steps = check_int("steps", steps, 0)
+    # ---- every argument is checked before any work (cheap scalars first, then shapes, then memory)
+    if steps is not None and isinstance(steps, int) and not isinstance(steps, bool) and steps > MAX_STEPS:
+        raise ValueError(f"steps must be an integer in [0, {MAX_STEPS:.0e}] (more would run for days); got {steps!r}: lower steps")
+    steps = check_int("steps", steps, 0, MAX_STEPS)
     check_choice("loss", loss, LOSSES)
     check_choice("on_divergence", on_divergence, ("raise", "mask"))
     max_loss = check_float("max_loss", max_loss, 0, None, low_open=True)
-    if not params:
-        raise ValueError("params must be a non-empty dict of (E, ...) tensors")
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    progress, fast = check_bool("progress", progress), check_bool("fast", fast)
+    if desc is not None and not isinstance(desc, str):
+        raise ValueError(f"desc must be a string or None; got {_short(desc)}")
+    record_list = _step_list("record_steps", record_steps, steps) if record_steps is not None else None
+    snap_list = _step_list("snapshot_steps", snapshot_steps, steps)
+    if metrics is not None and (not isinstance(metrics, dict) or not all(isinstance(k, str) and callable(f) for k, f in metrics.items())):
+        raise ValueError(f"metrics must be a dict {{name: fn(params) -> (E, ...) tensor}} of callables; got {_short(metrics)}")
+    if not all(callable(getattr(model, a, None)) for a in ("forward",)) or not hasattr(model, "trainable") or not hasattr(model, "input_ndim"):
+        raise ValueError(f"model must be an ensemble model from overparam.models (with forward, trainable, input_ndim); got {_short(model)}")
+    E = _check_params(model, params)
+    check_tensor("x", x, min_ndim=1, finite=False)
+    check_tensor("y", y, min_ndim=1, finite=False)
     dev = next(iter(params.values())).device
-    E = next(iter(params.values())).shape[0]
-    params = {k: v.detach().clone() for k, v in params.items()}
     dtype = next(iter(params.values())).dtype
+    for name, t in (("x", x), ("y", y)):
+        if t.numel() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} holds {bad} NaN/inf value(s) of {t.numel()}: the data must be finite (this is not a divergence)")
+    if loss in ("hinge", "logistic"):
+        check_pm1("y", y, f" for loss={loss!r}")
+    if isinstance(lr, torch.Tensor):
+        if lr.shape != (E,) or lr.is_complex() or not torch.all(torch.isfinite(lr) & (lr > 0)):
+            raise ValueError(f"lr must be a positive float or a positive finite (E={E},) tensor; got shape {tuple(lr.shape)}")
+    else:
+        lr = check_float("lr", lr, 0, None, low_open=True)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1)
+    _check_train_memory(model, params, x, y, E, batch_size, dtype, dev)
+    for k, v in params.items():
+        check_tensor(f"params[{k!r}]", v)
+
+    params = {k: v.detach().clone() for k, v in params.items()}
     x, y = x.to(dev, dtype), y.to(dev, dtype)  # data follow the parameters' device and precision
     x_per, y_per, n = _split_data(model, params, x, y)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, 1, n)
     if isinstance(lr, torch.Tensor):
-        if lr.shape != (E,) or not torch.all(torch.isfinite(lr) & (lr > 0)):
-            raise ValueError(f"lr must be a positive float or a positive finite (E={E},) tensor; got shape {tuple(lr.shape)}")
-        lr = lr.to(device=dev, dtype=next(iter(params.values())).dtype)
-    else:
-        lr = check_float("lr", lr, 0, None, low_open=True)
-    record = sorted({check_int("record_steps", s, 0, steps) for s in record_steps}) if record_steps is not None else None
+        lr = lr.to(device=dev, dtype=dtype)
+    record = sorted(set(record_list)) if record_list is not None else None
     if record is None:
         record = sorted(set(range(0, steps + 1, max(1, steps // 100))) | {steps})
-    snaps = sorted({check_int("snapshot_steps", s, 0, steps) for s in snapshot_steps})
+    snaps = sorted(set(snap_list))
     record_set, snap_set = set(record), set(snaps)
     metrics = metrics or {}
 
     trainable = list(model.trainable)
-    gen = torch.Generator(device=dev).manual_seed(check_int("seed", seed, 0, 2**63 - 1)) if batch_size else None
+    gen = torch.Generator(device=dev).manual_seed(seed) if batch_size else None
     ar = torch.arange(E, device=dev)[:, None]
 
     def lr_for(p: torch.Tensor):
@@ -217,7 +312,7 @@ def train(
         with torch.no_grad():
             return loss_per_member(model.forward(params, x), y, loss)
 
-    rec_loss, rec_metrics, snapshots = [], {k: [] for k in metrics}, []
+    rec_loss, rec_metrics, snapshots, last = [], {k: [] for k in metrics}, [], []
     first_bad = torch.full((E,), -1, dtype=torch.long, device=dev)
     frozen = torch.zeros(E, dtype=torch.bool, device=dev)
 
@@ -231,6 +326,7 @@ def train(
             snapshot_steps=snaps[: len(snapshots)],
             snapshots=snapshots,
             diverged_at=first_bad.cpu(),
+            last_loss=last[0].cpu() if last else None,
         )
 
     def mark(lv: torch.Tensor, t: int):
@@ -264,6 +360,18 @@ def train(
         if t in snap_set:
             snapshots.append({k: v.detach().cpu().clone() for k, v in params.items()})
         if t == steps:
+            # The final parameters are always checked, whatever record_steps says: a run that
+            # diverged after its last recorded step is never returned as if fine.
+            final = rec_loss[-1] if t in record_set else full_loss()
+            if t not in record_set:
+                mark(final, t)
+            last.append(final.detach().clone())
+            if bool((first_bad >= 0).any()):
+                if on_divergence == "raise":
+                    bar.close()
+                    bad = torch.nonzero(first_bad >= 0).flatten().tolist()
+                    raise DivergenceError(bad, [int(first_bad[m]) for m in bad], result())
+                frozen |= first_bad >= 0
             break
         if batch_size is None and t not in record_set:  # a recorded step was marked above
             mark(lv, t)
