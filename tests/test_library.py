@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from overparam import data, models, reference
-from overparam.config import from_preset
+from overparam.chapter import from_preset
 from overparam.train import DivergenceError, log_steps, loss_per_member, train
 
 torch.set_default_dtype(torch.float64)
