@@ -197,12 +197,14 @@ def test_trainer_validates_its_arguments():
         resolve_device("tpu")
 
 
-def test_from_preset_rejects_unknown_names():
+def test_from_preset_rejects_unknown_names_and_checks_fields():
     import dataclasses
 
-    @dataclasses.dataclass(frozen=True)
-    class C:
-        n: int = 1
+    from overparam.chapter import ChapterConfig, Int, param
+
+    @dataclasses.dataclass(frozen=True, repr=False)
+    class C(ChapterConfig):
+        n: int = param(1, Int(1, 10), "a count")
 
     presets = {"smoke": C(1), "book": C(2), "paper": C(3)}
     assert from_preset(presets, "book", n=5).n == 5
@@ -210,6 +212,9 @@ def test_from_preset_rejects_unknown_names():
         from_preset(presets, "huge")
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['m'\]"):
         from_preset(presets, "book", m=1)
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 10\]; got 11"):
+        from_preset(presets, "book", n=11)
+    assert repr(C(4)) == "C(\n    n=4,\n)"
 
 
 # ---------------------------------------------------------------------------- data

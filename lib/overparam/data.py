@@ -422,6 +422,53 @@ class MNISTSplit:
     y_test: torch.Tensor
 
 
+def _check_split_args(classes, n_train, n_test, source, test_fraction, unit_norm, flatten, pm1, data_dir):
+    """The checks of :func:`mnist_split`'s arguments; returns ``classes`` normalized (or ``None``)."""
+    check_choice("source", source, ("offline", "full"))
+    test_fraction = check_float("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
+    for flag, value in (("unit_norm", unit_norm), ("flatten", flatten), ("pm1", pm1)):
+        check_bool(flag, value)
+    if source == "offline" and not 1 <= round(test_fraction * 10000) <= 9999:
+        raise ValueError(
+            f"test_fraction must leave at least one of the 10,000 offline images in each pool "
+            f"(between 5e-05 and 0.99995); got {test_fraction!r}"
+        )
+    if data_dir is not None and not isinstance(data_dir, (str, Path)):
+        raise ValueError(f"data_dir must be a path (str or pathlib.Path) or None; got {_short(data_dir)}")
+    for name, value in (("n_train", n_train), ("n_test", n_test)):
+        if value is not None:
+            check_int(name, value, 1)
+    if classes is not None:
+        classes = check_int_sequence("classes", classes, 0, 9)
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"classes must be distinct digits; got {classes!r}")
+    if pm1 and (classes is None or len(classes) != 2):
+        raise ValueError(f"pm1=True needs exactly two classes; got classes={classes!r}")
+    return classes
+
+
+def _pick(pool, n, name, g, *, classes, flatten, unit_norm, pm1):
+    """Keep ``classes`` of one pool ``(images uint8 (N, 28, 28), labels (N,))``, draw ``n`` of them
+    with the generator ``g``, and return ``(x, y)`` scaled and shaped as :func:`mnist_split` says."""
+    imgs, labs = pool
+    if classes is not None:
+        keep = np.isin(labs, classes)
+        imgs, labs = imgs[keep], labs[keep]
+    if n is not None:
+        n = check_int(name, n, 1, len(labs))
+        idx = torch.randperm(len(labs), generator=g)[:n].numpy()
+        imgs, labs = imgs[idx], labs[idx]
+    x = torch.from_numpy(imgs.astype(np.float32) / 255.0)
+    x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, 28, 28)
+    if unit_norm:
+        norms = x.reshape(len(x), -1).norm(dim=1).clamp_min(1e-12)
+        x = x / norms.reshape(-1, *([1] * (x.ndim - 1)))
+    y = torch.from_numpy(labs.astype(np.int64))
+    if pm1:
+        y = torch.where(y == classes[0], 1.0, -1.0)
+    return x, y
+
+
 def mnist_split(
     *,
     classes: tuple[int, ...] | None = None,
@@ -444,26 +491,7 @@ def mnist_split(
     scales each image to ``||x|| = 1``; ``pm1`` (needs two classes) maps ``classes[0]`` to +1 and
     ``classes[1]`` to -1.
     """
-    check_choice("source", source, ("offline", "full"))
-    test_fraction = check_float("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
-    for flag, value in (("unit_norm", unit_norm), ("flatten", flatten), ("pm1", pm1)):
-        check_bool(flag, value)
-    if source == "offline" and not 1 <= round(test_fraction * 10000) <= 9999:
-        raise ValueError(
-            f"test_fraction must leave at least one of the 10,000 offline images in each pool "
-            f"(between 5e-05 and 0.99995); got {test_fraction!r}"
-        )
-    if data_dir is not None and not isinstance(data_dir, (str, Path)):
-        raise ValueError(f"data_dir must be a path (str or pathlib.Path) or None; got {_short(data_dir)}")
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if value is not None:
-            check_int(name, value, 1)
-    if classes is not None:
-        classes = check_int_sequence("classes", classes, 0, 9)
-        if len(set(classes)) != len(classes):
-            raise ValueError(f"classes must be distinct digits; got {classes!r}")
-    if pm1 and (classes is None or len(classes) != 2):
-        raise ValueError(f"pm1=True needs exactly two classes; got classes={classes!r}")
+    classes = _check_split_args(classes, n_train, n_test, source, test_fraction, unit_norm, flatten, pm1, data_dir)
     g = cpu_generator(seed)
     if source == "offline":
         images, labels = load_mnist_pool("offline", data_dir=data_dir)
@@ -476,23 +504,7 @@ def mnist_split(
         tr, te = load_mnist_pool("full", data_dir=data_dir)
 
     def pick(pool, n, name):
-        imgs, labs = pool
-        if classes is not None:
-            keep = np.isin(labs, classes)
-            imgs, labs = imgs[keep], labs[keep]
-        if n is not None:
-            n = check_int(name, n, 1, len(labs))
-            idx = torch.randperm(len(labs), generator=g)[:n].numpy()
-            imgs, labs = imgs[idx], labs[idx]
-        x = torch.from_numpy(imgs.astype(np.float32) / 255.0)
-        x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, 28, 28)
-        if unit_norm:
-            norms = x.reshape(len(x), -1).norm(dim=1).clamp_min(1e-12)
-            x = x / norms.reshape(-1, *([1] * (x.ndim - 1)))
-        y = torch.from_numpy(labs.astype(np.int64))
-        if pm1:
-            y = torch.where(y == classes[0], 1.0, -1.0)
-        return x, y
+        return _pick(pool, n, name, g, classes=classes, flatten=flatten, unit_norm=unit_norm, pm1=pm1)
 
     x_train, y_train = pick(tr, n_train, "n_train")
     x_test, y_test = pick(te, n_test, "n_test")

@@ -207,6 +207,149 @@ def _check_train_memory(model, params, x, y, E: int, batch_size, dtype, dev) -> 
     check_memory(total, f"train of {E} members on n={n} samples", "the number of members E, the width, n or batch_size", dev)
 
 
+@dataclass
+class _Args:
+    """The checked and normalized arguments of one :func:`train` call."""
+
+    E: int
+    steps: int
+    lr: float | torch.Tensor
+    loss: str
+    batch_size: int | None
+    record: list[int]
+    snaps: list[int]
+    metrics: dict[str, Callable[[Params], torch.Tensor]]
+    on_divergence: str
+    max_loss: float
+    seed: int
+    x_per: bool
+    y_per: bool
+    n: int
+
+
+def _check_scalars(steps, loss, on_divergence, max_loss, seed, progress, fast, desc, metrics, model) -> tuple:
+    """The cheap checks of :func:`train`'s scalar arguments, before any tensor is looked at."""
+    if steps is not None and isinstance(steps, int) and not isinstance(steps, bool) and steps > MAX_STEPS:
+        raise ValueError(f"steps must be an integer in [0, {MAX_STEPS:.0e}] (more would run for days); got {steps!r}: lower steps")
+    steps = check_int("steps", steps, 0, MAX_STEPS)
+    check_choice("loss", loss, LOSSES)
+    check_choice("on_divergence", on_divergence, ("raise", "mask"))
+    max_loss = check_float("max_loss", max_loss, 0, None, low_open=True)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    check_bool("progress", progress), check_bool("fast", fast)
+    if desc is not None and not isinstance(desc, str):
+        raise ValueError(f"desc must be a string or None; got {_short(desc)}")
+    if metrics is not None and (not isinstance(metrics, dict) or not all(isinstance(k, str) and callable(f) for k, f in metrics.items())):
+        raise ValueError(f"metrics must be a dict {{name: fn(params) -> (E, ...) tensor}} of callables; got {_short(metrics)}")
+    if not all(callable(getattr(model, a, None)) for a in ("forward",)) or not hasattr(model, "trainable") or not hasattr(model, "input_ndim"):
+        raise ValueError(f"model must be an ensemble model from overparam.models (with forward, trainable, input_ndim); got {_short(model)}")
+    return steps, max_loss, seed
+
+
+def _check_data(model, params: Params, x, y, loss: str, lr, batch_size) -> tuple:
+    """Check ``params``, ``x``, ``y``, ``lr``, ``batch_size`` and the memory; returns ``(E, lr, batch_size)``."""
+    E = _check_params(model, params)
+    check_tensor("x", x, min_ndim=1, finite=False)
+    check_tensor("y", y, min_ndim=1, finite=False)
+    dev, dtype = next(iter(params.values())).device, next(iter(params.values())).dtype
+    for name, t in (("x", x), ("y", y)):
+        if t.numel() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} holds {bad} NaN/inf value(s) of {t.numel()}: the data must be finite (this is not a divergence)")
+    if loss in ("hinge", "logistic"):
+        check_pm1("y", y, f" for loss={loss!r}")
+    if isinstance(lr, torch.Tensor):
+        if lr.shape != (E,) or lr.is_complex() or not torch.all(torch.isfinite(lr) & (lr > 0)):
+            raise ValueError(f"lr must be a positive float or a positive finite (E={E},) tensor; got shape {tuple(lr.shape)}")
+    else:
+        lr = check_float("lr", lr, 0, None, low_open=True)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1)
+    _check_train_memory(model, params, x, y, E, batch_size, dtype, dev)
+    for k, v in params.items():
+        check_tensor(f"params[{k!r}]", v)
+    return E, lr, batch_size
+
+
+class _Loop:
+    """The state of one training loop: the parameters (updated in place), the records, and the
+    first step at which each member diverged (``-1``: never)."""
+
+    def __init__(self, model, params: Params, x: torch.Tensor, y: torch.Tensor, a: _Args, fast: bool):
+        self.model, self.params, self.x, self.y, self.a, self.fast = model, params, x, y, a, fast
+        dev = x.device
+        self.gen = torch.Generator(device=dev).manual_seed(a.seed) if a.batch_size else None
+        self.ar = torch.arange(a.E, device=dev)[:, None]
+        self.rec_loss, self.snapshots, self.last = [], [], []
+        self.rec_metrics = {k: [] for k in a.metrics}
+        self.first_bad = torch.full((a.E,), -1, dtype=torch.long, device=dev)
+        self.frozen = torch.zeros(a.E, dtype=torch.bool, device=dev)
+
+    def loss_and_grads(self):
+        """The loss and gradients of this step, on the full batch or on one minibatch per member."""
+        a, x, y = self.a, self.x, self.y
+        if a.batch_size is None:
+            xb, yb = x, y
+        else:
+            idx = torch.randint(0, a.n, (a.E, a.batch_size), generator=self.gen, device=x.device)
+            xb = x[self.ar, idx] if a.x_per else x[idx]
+            yb = y[self.ar, idx] if a.y_per else y[idx]
+        return loss_and_grads(self.model, self.params, xb, yb, a.loss, fast=self.fast)
+
+    def full_loss(self) -> torch.Tensor:
+        with torch.no_grad():
+            return loss_per_member(self.model.forward(self.params, self.x), self.y, self.a.loss)
+
+    def mark(self, lv: torch.Tensor, t: int) -> None:
+        """Flag the members whose loss ``lv`` is non-finite or above ``max_loss`` at step ``t``."""
+        bad = ~torch.isfinite(lv) | (lv > self.a.max_loss)
+        fb = self.first_bad
+        fb.copy_(torch.where(bad & (fb < 0), torch.full_like(fb, t), fb))
+
+    def record(self, full: torch.Tensor, t: int) -> None:
+        """Record the full training loss and the metrics at step ``t``."""
+        self.mark(full, t)
+        self.rec_loss.append(full.detach().clone())
+        with torch.no_grad():
+            for k, fn in self.a.metrics.items():
+                self.rec_metrics[k].append(fn(self.params).detach().clone())
+
+    def stop_or_freeze(self, bar) -> None:
+        """Raise :class:`DivergenceError` (``on_divergence="raise"``) or freeze the diverged members."""
+        if bool((self.first_bad >= 0).any()):  # one host sync per check
+            if self.a.on_divergence == "raise":
+                bar.close()
+                bad = torch.nonzero(self.first_bad >= 0).flatten().tolist()
+                raise DivergenceError(bad, [int(self.first_bad[m]) for m in bad], self.result())
+            self.frozen |= self.first_bad >= 0
+
+    def update(self, grads: Params) -> None:
+        """One (S)GD step; frozen members (``on_divergence="mask"``) do not move."""
+        a, E = self.a, self.a.E
+        with torch.no_grad():
+            for k in self.model.trainable:
+                g = grads[k]
+                if a.on_divergence == "mask":
+                    g = torch.where(self.frozen.reshape(E, *([1] * (g.ndim - 1))), torch.zeros_like(g), g)
+                if isinstance(a.lr, torch.Tensor):
+                    self.params[k].sub_(a.lr.reshape(E, *([1] * (g.ndim - 1))) * g)
+                else:
+                    self.params[k].add_(g, alpha=-a.lr)  # one kernel, as torch.optim.SGD does
+
+    def result(self) -> TrainResult:
+        T, a = len(self.rec_loss), self.a
+        return TrainResult(
+            params=self.params,
+            steps=torch.tensor(a.record[:T], dtype=torch.long),
+            loss=torch.stack(self.rec_loss).cpu() if self.rec_loss else torch.empty(0, a.E),
+            metrics={k: torch.stack(v).cpu() for k, v in self.rec_metrics.items() if v},
+            snapshot_steps=a.snaps[: len(self.snapshots)],
+            snapshots=self.snapshots,
+            diverged_at=self.first_bad.cpu(),
+            last_loss=self.last[0].cpu() if self.last else None,
+        )
+
+
 def train(
     model,
     params: Params,
@@ -247,49 +390,50 @@ def train(
         max_loss: a finite loss above this also counts as divergence.
         seed: seeds the minibatch draws. progress: show a tqdm bar. fast: use the model's
             hand-written ``loss_and_grads`` when it has one for this loss (else autograd).
+
+    The final parameters' loss is always checked for divergence, whatever ``record_steps`` says.
     """
-    # ---- every argument is checked before any work (cheap scalars first, then shapes, then memory)
-    if steps is not None and isinstance(steps, int) and not isinstance(steps, bool) and steps > MAX_STEPS:
-        raise ValueError(f"steps must be an integer in [0, {MAX_STEPS:.0e}] (more would run for days); got {steps!r}: lower steps")
-    steps = check_int("steps", steps, 0, MAX_STEPS)
-    check_choice("loss", loss, LOSSES)
-    check_choice("on_divergence", on_divergence, ("raise", "mask"))
-    max_loss = check_float("max_loss", max_loss, 0, None, low_open=True)
-    seed = check_int("seed", seed, 0, 2**63 - 1)
-    progress, fast = check_bool("progress", progress), check_bool("fast", fast)
-    if desc is not None and not isinstance(desc, str):
-        raise ValueError(f"desc must be a string or None; got {_short(desc)}")
+    a = _prepare(model, params, x, y, steps=steps, lr=lr, loss=loss, batch_size=batch_size, record_steps=record_steps,
+                 snapshot_steps=snapshot_steps, metrics=metrics, on_divergence=on_divergence, max_loss=max_loss,
+                 seed=seed, progress=progress, desc=desc, fast=fast)
+    dev, dtype = next(iter(params.values())).device, next(iter(params.values())).dtype
+    loop = _Loop(model, {k: v.detach().clone() for k, v in params.items()}, x.to(dev, dtype), y.to(dev, dtype), a, fast)
+    record_set, snap_set = set(a.record), set(a.snaps)
+    bar = tqdm(total=a.steps, desc=desc or f"train {type(model).__name__} x{a.E}", disable=not progress,
+               file=sys.stderr, mininterval=0.5)
+    for t in range(a.steps + 1):
+        lv, grads = loop.loss_and_grads() if t < a.steps else (None, None)
+        if t in record_set:
+            loop.record(lv if (lv is not None and a.batch_size is None) else loop.full_loss(), t)
+            loop.stop_or_freeze(bar)
+        if t in snap_set:
+            loop.snapshots.append({k: v.detach().cpu().clone() for k, v in loop.params.items()})
+        if t == a.steps:  # the final parameters are always checked, whatever record_steps says
+            final = loop.rec_loss[-1] if t in record_set else loop.full_loss()
+            if t not in record_set:
+                loop.mark(final, t)
+            loop.last.append(final.detach().clone())
+            loop.stop_or_freeze(bar)
+            break
+        if a.batch_size is None and t not in record_set:  # a recorded step was marked above
+            loop.mark(lv, t)
+            if a.on_divergence == "mask":
+                loop.frozen |= loop.first_bad >= 0
+        loop.update(grads)
+        bar.update(1)
+    bar.close()
+    return loop.result()
+
+
+def _prepare(model, params, x, y, *, steps, lr, loss, batch_size, record_steps, snapshot_steps, metrics,
+             on_divergence, max_loss, seed, progress, desc, fast) -> _Args:
+    """Every argument of :func:`train` checked before any work (scalars, then shapes, then memory)."""
+    steps, max_loss, seed = _check_scalars(steps, loss, on_divergence, max_loss, seed, progress, fast, desc, metrics, model)
     record_list = _step_list("record_steps", record_steps, steps) if record_steps is not None else None
     snap_list = _step_list("snapshot_steps", snapshot_steps, steps)
-    if metrics is not None and (not isinstance(metrics, dict) or not all(isinstance(k, str) and callable(f) for k, f in metrics.items())):
-        raise ValueError(f"metrics must be a dict {{name: fn(params) -> (E, ...) tensor}} of callables; got {_short(metrics)}")
-    if not all(callable(getattr(model, a, None)) for a in ("forward",)) or not hasattr(model, "trainable") or not hasattr(model, "input_ndim"):
-        raise ValueError(f"model must be an ensemble model from overparam.models (with forward, trainable, input_ndim); got {_short(model)}")
-    E = _check_params(model, params)
-    check_tensor("x", x, min_ndim=1, finite=False)
-    check_tensor("y", y, min_ndim=1, finite=False)
-    dev = next(iter(params.values())).device
-    dtype = next(iter(params.values())).dtype
-    for name, t in (("x", x), ("y", y)):
-        if t.numel() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
-            raise ValueError(f"{name} holds {bad} NaN/inf value(s) of {t.numel()}: the data must be finite (this is not a divergence)")
-    if loss in ("hinge", "logistic"):
-        check_pm1("y", y, f" for loss={loss!r}")
-    if isinstance(lr, torch.Tensor):
-        if lr.shape != (E,) or lr.is_complex() or not torch.all(torch.isfinite(lr) & (lr > 0)):
-            raise ValueError(f"lr must be a positive float or a positive finite (E={E},) tensor; got shape {tuple(lr.shape)}")
-    else:
-        lr = check_float("lr", lr, 0, None, low_open=True)
-    if batch_size is not None:
-        batch_size = check_int("batch_size", batch_size, 1)
-    _check_train_memory(model, params, x, y, E, batch_size, dtype, dev)
-    for k, v in params.items():
-        check_tensor(f"params[{k!r}]", v)
-
-    params = {k: v.detach().clone() for k, v in params.items()}
-    x, y = x.to(dev, dtype), y.to(dev, dtype)  # data follow the parameters' device and precision
-    x_per, y_per, n = _split_data(model, params, x, y)
+    E, lr, batch_size = _check_data(model, params, x, y, loss, lr, batch_size)
+    dev, dtype = next(iter(params.values())).device, next(iter(params.values())).dtype
+    x_per, y_per, n = _split_data(model, params, x.to(dev, dtype), y.to(dev, dtype))
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, 1, n)
     if isinstance(lr, torch.Tensor):
@@ -297,95 +441,6 @@ def train(
     record = sorted(set(record_list)) if record_list is not None else None
     if record is None:
         record = sorted(set(range(0, steps + 1, max(1, steps // 100))) | {steps})
-    snaps = sorted(set(snap_list))
-    record_set, snap_set = set(record), set(snaps)
-    metrics = metrics or {}
-
-    trainable = list(model.trainable)
-    gen = torch.Generator(device=dev).manual_seed(seed) if batch_size else None
-    ar = torch.arange(E, device=dev)[:, None]
-
-    def lr_for(p: torch.Tensor):
-        return lr if not isinstance(lr, torch.Tensor) else lr.reshape(E, *([1] * (p.ndim - 1)))
-
-    def full_loss():
-        with torch.no_grad():
-            return loss_per_member(model.forward(params, x), y, loss)
-
-    rec_loss, rec_metrics, snapshots, last = [], {k: [] for k in metrics}, [], []
-    first_bad = torch.full((E,), -1, dtype=torch.long, device=dev)
-    frozen = torch.zeros(E, dtype=torch.bool, device=dev)
-
-    def result() -> TrainResult:
-        T = len(rec_loss)
-        return TrainResult(
-            params=params,
-            steps=torch.tensor(record[:T], dtype=torch.long),
-            loss=torch.stack(rec_loss).cpu() if rec_loss else torch.empty(0, E),
-            metrics={k: torch.stack(v).cpu() for k, v in rec_metrics.items() if v},
-            snapshot_steps=snaps[: len(snapshots)],
-            snapshots=snapshots,
-            diverged_at=first_bad.cpu(),
-            last_loss=last[0].cpu() if last else None,
-        )
-
-    def mark(lv: torch.Tensor, t: int):
-        bad = ~torch.isfinite(lv) | (lv > max_loss)
-        first_bad.copy_(torch.where(bad & (first_bad < 0), torch.full_like(first_bad, t), first_bad))
-
-    bar = tqdm(total=steps, desc=desc or f"train {type(model).__name__} x{E}", disable=not progress, file=sys.stderr, mininterval=0.5)
-    for t in range(steps + 1):
-        lv = grads = None
-        if t < steps:
-            if batch_size is None:
-                xb, yb = x, y
-            else:
-                idx = torch.randint(0, n, (E, batch_size), generator=gen, device=dev)
-                xb = x[ar, idx] if x_per else x[idx]
-                yb = y[ar, idx] if y_per else y[idx]
-            lv, grads = loss_and_grads(model, params, xb, yb, loss, fast=fast)
-        if t in record_set:
-            full = lv if (lv is not None and batch_size is None) else full_loss()
-            mark(full, t)
-            rec_loss.append(full.detach().clone())
-            with torch.no_grad():
-                for k, fn in metrics.items():
-                    rec_metrics[k].append(fn(params).detach().clone())
-            if bool((first_bad >= 0).any()):  # one host sync per recorded step
-                if on_divergence == "raise":
-                    bar.close()
-                    bad = torch.nonzero(first_bad >= 0).flatten().tolist()
-                    raise DivergenceError(bad, [int(first_bad[m]) for m in bad], result())
-                frozen |= first_bad >= 0
-        if t in snap_set:
-            snapshots.append({k: v.detach().cpu().clone() for k, v in params.items()})
-        if t == steps:
-            # The final parameters are always checked, whatever record_steps says: a run that
-            # diverged after its last recorded step is never returned as if fine.
-            final = rec_loss[-1] if t in record_set else full_loss()
-            if t not in record_set:
-                mark(final, t)
-            last.append(final.detach().clone())
-            if bool((first_bad >= 0).any()):
-                if on_divergence == "raise":
-                    bar.close()
-                    bad = torch.nonzero(first_bad >= 0).flatten().tolist()
-                    raise DivergenceError(bad, [int(first_bad[m]) for m in bad], result())
-                frozen |= first_bad >= 0
-            break
-        if batch_size is None and t not in record_set:  # a recorded step was marked above
-            mark(lv, t)
-            if on_divergence == "mask":
-                frozen |= first_bad >= 0
-        with torch.no_grad():
-            for k in trainable:
-                g = grads[k]
-                if on_divergence == "mask":
-                    g = torch.where(frozen.reshape(E, *([1] * (g.ndim - 1))), torch.zeros_like(g), g)
-                if isinstance(lr, torch.Tensor):
-                    params[k].sub_(lr_for(g) * g)
-                else:
-                    params[k].add_(g, alpha=-lr)  # one kernel, as torch.optim.SGD does
-        bar.update(1)
-    bar.close()
-    return result()
+    return _Args(E=E, steps=steps, lr=lr, loss=loss, batch_size=batch_size, record=record, snaps=sorted(set(snap_list)),
+                 metrics=metrics or {}, on_divergence=on_divergence, max_loss=max_loss, seed=seed,
+                 x_per=x_per, y_per=y_per, n=n)
