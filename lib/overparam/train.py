@@ -336,6 +336,31 @@ class _Loop:
                 else:
                     self.params[k].add_(g, alpha=-a.lr)  # one kernel, as torch.optim.SGD does
 
+    def run(self, bar) -> None:
+        """Steps ``0 .. steps``: record, check for divergence, snapshot, update (``bar`` counts steps)."""
+        a = self.a
+        record_set, snap_set = set(a.record), set(a.snaps)
+        for t in range(a.steps + 1):
+            lv, grads = self.loss_and_grads() if t < a.steps else (None, None)
+            if t in record_set:
+                self.record(lv if (lv is not None and a.batch_size is None) else self.full_loss(), t)
+                self.stop_or_freeze(bar)
+            if t in snap_set:
+                self.snapshots.append({k: v.detach().cpu().clone() for k, v in self.params.items()})
+            if t == a.steps:  # the final parameters are always checked, whatever record_steps says
+                final = self.rec_loss[-1] if t in record_set else self.full_loss()
+                if t not in record_set:
+                    self.mark(final, t)
+                self.last.append(final.detach().clone())
+                self.stop_or_freeze(bar)
+                return
+            if a.batch_size is None and t not in record_set:  # a recorded step was marked above
+                self.mark(lv, t)
+                if a.on_divergence == "mask":
+                    self.frozen |= self.first_bad >= 0
+            self.update(grads)
+            bar.update(1)
+
     def result(self) -> TrainResult:
         T, a = len(self.rec_loss), self.a
         return TrainResult(
@@ -398,30 +423,12 @@ def train(
                  seed=seed, progress=progress, desc=desc, fast=fast)
     dev, dtype = next(iter(params.values())).device, next(iter(params.values())).dtype
     loop = _Loop(model, {k: v.detach().clone() for k, v in params.items()}, x.to(dev, dtype), y.to(dev, dtype), a, fast)
-    record_set, snap_set = set(a.record), set(a.snaps)
     bar = tqdm(total=a.steps, desc=desc or f"train {type(model).__name__} x{a.E}", disable=not progress,
                file=sys.stderr, mininterval=0.5)
-    for t in range(a.steps + 1):
-        lv, grads = loop.loss_and_grads() if t < a.steps else (None, None)
-        if t in record_set:
-            loop.record(lv if (lv is not None and a.batch_size is None) else loop.full_loss(), t)
-            loop.stop_or_freeze(bar)
-        if t in snap_set:
-            loop.snapshots.append({k: v.detach().cpu().clone() for k, v in loop.params.items()})
-        if t == a.steps:  # the final parameters are always checked, whatever record_steps says
-            final = loop.rec_loss[-1] if t in record_set else loop.full_loss()
-            if t not in record_set:
-                loop.mark(final, t)
-            loop.last.append(final.detach().clone())
-            loop.stop_or_freeze(bar)
-            break
-        if a.batch_size is None and t not in record_set:  # a recorded step was marked above
-            loop.mark(lv, t)
-            if a.on_divergence == "mask":
-                loop.frozen |= loop.first_bad >= 0
-        loop.update(grads)
-        bar.update(1)
-    bar.close()
+    try:
+        loop.run(bar)
+    finally:
+        bar.close()
     return loop.result()
 
 
