@@ -11,7 +11,9 @@ labels re-drawn at random (``p`` from 0 to 1):
 - the eigenvalues of ``H^inf`` and the projections ``(v_i . y)^2`` of true and random labels;
 - the bound ``sqrt(2 y^T (H^inf)^{-1} y / n)`` (Theorem 5.1) against the test error and loss;
 - ``||W(k) - W(0)||_F`` against ``sqrt(y^T (H^inf)^{-1} y)`` (Section 5);
-- the drift of the network's Gram matrix ``H(W)`` from ``H^inf`` (the kernel regime's premise).
+- the drift of the network's Gram matrix ``H(W)`` from ``H^inf`` (the kernel regime's premise);
+- the fully trained infinite-width predictor (:mod:`.kernel_predictor`), the regime Theorem 5.1 is
+  about, beside the early-stopped networks, and the kernel side of a second digit pair.
 
 All corruption levels (times seeds) are trained as one ensemble, in one call of
 :func:`overparam.train.train`. The Gram-matrix math lives in :mod:`overparam.kernels`.
@@ -22,10 +24,10 @@ Layout: :mod:`.config` (Config, presets), :mod:`.run` (compute), :mod:`.report` 
 from .config import PRESETS, Config, config
 from .figures import FIGURES, LIVE_CONTROLS, animation, live, plot_bound, plot_distance, plot_loss, plot_spectrum
 from .report import CLAIM, numbers, paper_vs_ours
-from .run import Drift, Prediction, Result, Spectrum, Sweep, Training, estimate_seconds, run
+from .run import Drift, Kernel, Pair, Prediction, Result, Spectrum, Sweep, Training, estimate_seconds, run
 
 __all__ = [
-    "CLAIM", "Config", "PRESETS", "config", "Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "run",
+    "CLAIM", "Config", "PRESETS", "config", "Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "run",
     "estimate_seconds", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live", "plot_loss",
     "plot_spectrum", "plot_bound", "plot_distance", "animation",
 ]

@@ -46,31 +46,44 @@ def _note_prediction(ax, r: Result) -> None:
 
 
 def plot_loss(result: Result):
-    """(a) Training loss ``loss(k) / loss(0)`` vs iteration for each corruption level (solid; the first
-    seed that did not diverge), with the kernel prediction of Theorem 4.1 (dashed)."""
+    """(a) Left: training loss ``loss(k) / loss(0)`` vs iteration (log axis) for each corruption level:
+    the trained network (solid, the first seed that did not diverge, up to its last step) and the
+    kernel prediction of Theorem 4.1 (dashed) out to ``config.long_steps``. Right: the gap
+    ``|network - prediction| / loss(0)`` over the trained steps (log-log)."""
     r, tr, pr = result, result.training, result.prediction
-    fig, (ax,) = style.panels(1, height=3.8)
+    fig, (ax, ax2) = style.panels(2, height=3.6)
     ok, k = ~tr.diverged, tr.steps.numpy()
+    kl, K = pr.long_steps.numpy(), r.config.steps
+    pos, lpos = k >= 1, kl >= 1
     for j, (p, c) in enumerate(zip(tr.levels.tolist(), _level_colors(len(tr.levels)))):
         s = _first_valid(ok, j)
         if s is None:
             continue
         l0 = float(tr.loss[0, s, j])
-        ax.plot(k, tr.loss[:, s, j] / l0, color=c, lw=2, label=f"p = {p:.1f}")
+        net = tr.loss[:, s, j].numpy() / l0
+        ax.plot(k[pos], net[pos], color=c, lw=2, label=f"p = {p:.1f}")
         if not bool(pr.diverged[s, j]):
-            ax.plot(k, pr.loss[:, s, j] / l0, color=c, lw=1.2, ls="--")
+            ax.plot(kl[lpos], pr.long_loss[lpos, s, j].numpy() / l0, color=c, lw=1.2, ls="--")
+            gap = np.abs(net - pr.loss[:, s, j].numpy() / l0)
+            ax2.plot(k[pos], np.maximum(gap[pos], 1e-12), color=c, lw=1.5)
     if not bool(ok.any()):
         style.empty_panel(ax)
+        style.empty_panel(ax2)
     else:
+        ax.axvline(K, color="gray", lw=1, ls=":")
+        ax.text(K, 1.0, " networks\n stopped", fontsize=9, color="gray", va="top")
         ax.plot([], [], color="gray", lw=2, label="trained network")
-        ax.plot([], [], color="gray", lw=1.2, ls="--", label="prediction (Thm 4.1)")
-        ax.set_xlabel("GD iteration k")
-        ax.set_ylabel(r"$\|y - u(k)\|^2 / \|y - u(0)\|^2$")
-        ax.set_ylim(0, 1.02)
-        ax.legend(ncol=2, loc="upper right")
-    ax.set_title(f"Training loss by label corruption p (m = {r.config.width}, n = {r.spectrum.n})")
+        ax.plot([], [], color="gray", lw=1.2, ls="--", label="kernel prediction")
+        ax.set_xscale("log")
+        ax.set(xlabel="GD iteration k", ylabel=r"$\|y - u(k)\|^2 / \|y - u(0)\|^2$", ylim=(0, 1.02),
+               title=f"Loss, out to k = {r.config.long_steps:,}")
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set(xlabel="GD iteration k", ylabel="|network - prediction| / loss(0)",
+                title=f"Network vs kernel (m = {r.config.width})")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4)
     _note(ax, r)
-    _note_prediction(ax, r)
+    _note_prediction(ax2, r)
     return fig
 
 
@@ -89,9 +102,14 @@ def plot_spectrum(result: Result, top: int = 200):
         proj = sw.projections[int((sw.levels - p).abs().argmin())].numpy()
         if p != 0.5:
             a1.semilogy(i[:top], proj[:top], ".", ms=3, color=c, label=name)
-        a2.semilogx(i, np.cumsum(proj) / proj.sum(), color=c, label=name)
+        pair = f"{r.config.classes[0]} vs {r.config.classes[1]}"
+        a2.semilogx(i, np.cumsum(proj) / proj.sum(), color=c, label=f"{name}, {pair}")
     a1.set(xlabel="index i (descending eigenvalue)", ylabel=r"$(v_i \cdot y)^2$", title=f"Projections, top {top}")
     a1.legend()
+    if r.pair is not None:
+        pp = r.pair.projections_true.numpy()
+        a2.semilogx(np.arange(1, len(pp) + 1), np.cumsum(pp) / pp.sum(), color=style.color(0), ls="--",
+                    label=f"true, {r.pair.classes[0]} vs {r.pair.classes[1]}")
     a2.set(xlabel="number of top eigenvectors", ylabel=r"fraction of $\|y\|^2$", title="Cumulative projection")
     a2.legend()
     return fig
@@ -106,26 +124,51 @@ def _per_level(values: torch.Tensor, ok: torch.Tensor):
     return m, np.where(np.isfinite(err), err, 0.0)
 
 
-def plot_bound(result: Result):
-    """(c) The bound ``sqrt(2 y^T (H^inf)^{-1} y / n)``, the test error and the test loss vs corruption.
+def _band(ax, levels, values: torch.Tensor, color, label: str, ls: str = "-") -> None:
+    """Mean over the label draws per level (line) and its 95% bootstrap interval (band)."""
+    m, err = _per_level(values, torch.ones_like(values, dtype=torch.bool))
+    x = np.asarray(levels)
+    ax.plot(x, m, color=color, lw=2, ls=ls, label=label)
+    ax.fill_between(x, m - err[0], m + err[1], color=color, alpha=0.2, lw=0)
 
-    Left: on the scale of the test metrics (the bound leaves the frame where it stops saying
-    anything); right: the whole bound curve. Error bars: 95% bootstrap intervals over seeds."""
-    r, sw, tr = result, result.sweep, result.training
-    fig, (ax, ax2) = style.panels(2, height=3.4)
-    for a in (ax, ax2):
-        a.plot(sw.levels, sw.bound, color="k", lw=2, label=r"bound $\sqrt{2 y^\top (H^\infty)^{-1} y / n}$")
-        a.axhline(1.0, color="gray", lw=1, ls=":", label="1: above it the bound says nothing")
-        a.set_xlabel("label corruption p")
-    ok, lv = ~tr.diverged, tr.levels.numpy()
-    for t, name, mk, c in [(tr.test_loss, r"test loss $\min(1, |f(x) - y|)$", "o", style.color(1)),
-                           (tr.test_error, "test error (corrupted test labels)", "s", style.color(0)),
-                           (tr.clean_test_error, "test error (true test labels)", "^", style.color(2))]:
+
+def plot_bound(result: Result):
+    """(c) Left: test error vs corruption for the fully trained infinite-width predictor (``k -> inf``,
+    lines with 95% bands over the label draws) and for the trained networks, stopped after
+    ``config.steps`` steps (markers with 95% bootstrap intervals over seeds), on true and on corrupted
+    test labels, with the ``p / 2`` floor of the corrupted labels. Right: the bound's leading term
+    ``sqrt(2 y^T (H^inf)^{-1} y / n)`` (log scale; vacuous above 1) for both digit pairs, against the
+    clipped test loss it bounds."""
+    r, kn, tr = result, result.kernel, result.training
+    fig, (ax, ax2) = style.panels(2, height=3.6)
+    lv, ok = tr.levels.numpy(), ~tr.diverged
+    x = kn.levels.numpy()
+    _band(ax, x, kn.full_clean_error, style.color(2), r"kernel $k \to \infty$, true test labels")
+    _band(ax, x, kn.full_test_error, style.color(0), r"kernel $k \to \infty$, corrupted test labels", ls="--")
+    ax.plot(x, x / 2, color="gray", lw=1, ls=":", label="p/2: floor on corrupted labels")
+    for t, name, mk, c in [(tr.clean_test_error, f"network, {r.config.steps} steps, true labels", "^", style.color(2)),
+                           (tr.test_error, f"network, {r.config.steps} steps, corrupted", "s", style.color(0))]:
         m, err = _per_level(t, ok)
-        ax.errorbar(lv, m, yerr=err, marker=mk, color=c, ls="-", lw=1, ms=5, capsize=2, label=name)
-    ax.set(ylim=(0, 1.5), ylabel="value", title=f"Bound vs test metrics ({r.config.steps} steps)")
-    ax2.set(ylim=(0, 1.05 * float(sw.bound.max())), title="The whole bound curve")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2)
+        ax.errorbar(lv, m, yerr=err, marker=mk, color=c, ls="none", ms=6, mfc="white", capsize=2, label=name)
+    ax.set(xlabel="label corruption p", ylabel="test error", ylim=(0, 0.7), title="Test error")
+    c = r.config
+    _band(ax2, x, kn.bound, "k", rf"leading term, {c.classes[0]} vs {c.classes[1]}")
+    if r.pair is not None:
+        _band(ax2, r.pair.levels.numpy(), r.pair.bound, style.color(4),
+              f"leading term, {r.pair.classes[0]} vs {r.pair.classes[1]}", ls="--")
+    top = max(float(kn.bound.max()), float(r.pair.bound.max()) if r.pair is not None else 0.0, 2.0)
+    ax2.axhspan(1.0, 1.5 * top, color="gray", alpha=0.12, lw=0)
+    ax2.axhline(1.0, color="gray", lw=1, ls=":")
+    ax2.text(0.98, 1.08, "vacuous (> 1)", ha="right", va="bottom", fontsize=9, color="0.3",
+             transform=ax2.get_yaxis_transform())
+    m, err = _per_level(tr.test_loss, ok)
+    ax2.errorbar(lv, m, yerr=err, marker="o", color=style.color(1), ls="none", ms=5, mfc="white", capsize=2,
+                 label=r"network test loss $\min(1, |f - y|)$")
+    _band(ax2, x, kn.full_test_loss, style.color(1), r"kernel $k \to \infty$ test loss", ls="-.")
+    ax2.set(xlabel="label corruption p", yscale="log", ylim=(0.02, 1.5 * top), title="Bound (leading term)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    fig.legend(h1 + h2, l1 + l2, loc="outside lower center", ncol=2)
     _note(ax, r)
     return fig
 
@@ -204,7 +247,7 @@ def live(corruption: float = 0.5, width: int = 256, steps: int = 60, n_train: in
     import matplotlib.pyplot as plt
 
     levels = (0.0,) if corruption == 0 else (0.0, float(corruption))
-    cfg = config("smoke", corruption=levels, seeds=1, width=int(width) + int(width) % 2, steps=int(steps),
+    cfg = config("smoke", corruption=levels, seeds=1, pair=None, width=int(width) + int(width) % 2, steps=int(steps),
                  n_train=int(n_train))
     r = run(cfg, device=device, progress=False)
     plot_loss(r)

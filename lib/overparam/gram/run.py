@@ -7,7 +7,10 @@ Sub-experiments (one frozen dataclass each, each with ``.diverged``):
 - :class:`Training`: the ``seeds x levels`` trained networks;
 - :class:`Prediction`: the kernel-regime prediction of each of those runs (Theorem 4.1);
 - :class:`Drift`: how far the network's own Gram matrix ``H(W)`` is from ``H^inf``, at
-  initialization and after training (the finite-width check of the kernel regime).
+  initialization and after training (the finite-width check of the kernel regime);
+- :class:`Kernel`: the infinite-width predictor (:mod:`.kernel_predictor`), fully trained
+  (``k -> inf``, the regime of Theorem 5.1) and stopped at the networks' step count, per label draw;
+- :class:`Pair`: the kernel-side quantities for a second pair of digits (nothing trained).
 """
 
 from __future__ import annotations
@@ -19,9 +22,14 @@ import torch
 from .. import data, kernels, models, train
 from ..chapter import Timer, announce, derive_seed, require_config
 from ..device import resolve_device
+from . import kernel_predictor as kp
 from .config import Config
 
-__all__ = ["Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "run", "estimate_seconds"]
+__all__ = ["Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "run",
+           "estimate_seconds", "FINE_LEVELS"]
+
+#: Corruption levels of the fine grid on which the first vacuous level of the bound is located.
+FINE_LEVELS = 101
 
 
 @dataclass(frozen=True)
@@ -102,11 +110,21 @@ class Prediction:
     ``(S, L)`` = ``max_k |loss - predicted| / loss(0)`` against the trained network. ``diverged (S, L)``:
     the predicted loss is non-finite or rises above its initial value (the step is unstable for the
     linearized dynamics, ``eta lambda_max > 2``); such a prediction, and its curve error, are not used.
+
+    ``long_steps (T',)`` (log-spaced up to ``config.long_steps``) and ``long_loss (T', S, L)``: the same
+    prediction far beyond the trained steps. The initial outputs: ``init_top10 (S, L)``, the share of
+    ``||u(0)||^2`` on the top 10 eigenvectors (NaN when ``u(0) = 0``), ``init_complexity (S, L)``
+    ``u(0)^T (H^inf)^-1 u(0) / n`` and ``label_complexity (S, L)`` ``y^T (H^inf)^-1 y / n``.
     """
 
     loss: torch.Tensor
     distance: torch.Tensor
     curve_error: torch.Tensor
+    long_steps: torch.Tensor
+    long_loss: torch.Tensor
+    init_top10: torch.Tensor
+    init_complexity: torch.Tensor
+    label_complexity: torch.Tensor
     diverged: torch.Tensor
 
 
@@ -121,9 +139,65 @@ class Drift:
 
 
 @dataclass(frozen=True)
+class Kernel:
+    """The infinite-width predictor ``f_k(x) = H^inf(x, X) (H^inf)^-1 (I - (I - eta H^inf)^k) y``
+    (:mod:`.kernel_predictor`), for every seed's label draw ``s``.
+
+    Fully trained (``k -> inf``: it fits every training label) on the sweep's ``levels (F,)``:
+    ``full_test_error (S, F)`` (corrupted test labels), ``full_clean_error (S, F)`` (true test labels),
+    ``full_test_loss (S, F)`` (``min(1, |f - y|)``, corrupted test labels), ``bound (S, F)`` (the
+    leading term ``sqrt(2 y^T (H^inf)^-1 y / n)`` of the same draw). On the fine grid
+    ``fine_levels (G,)``: ``first_vacuous (S,)``, the first level whose bound exceeds 1 (NaN if none).
+    At the trained levels ``(S, L)``: ``full_clean_at``, ``full_test_at`` (``k -> inf``) and
+    ``stopped_train_error``, ``stopped_test_error``, ``stopped_clean_error`` (``k`` = the networks'
+    steps). ``diverged (S, L)``: the step is unstable for the linearized dynamics (``eta lambda_max >= 2``),
+    so the stopped predictor is not used (the ``k -> inf`` interpolant does not depend on ``eta``).
+    """
+
+    levels: torch.Tensor
+    full_test_error: torch.Tensor
+    full_clean_error: torch.Tensor
+    full_test_loss: torch.Tensor
+    bound: torch.Tensor
+    fine_levels: torch.Tensor
+    first_vacuous: torch.Tensor
+    full_clean_at: torch.Tensor
+    full_test_at: torch.Tensor
+    stopped_train_error: torch.Tensor
+    stopped_test_error: torch.Tensor
+    stopped_clean_error: torch.Tensor
+    diverged: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Kernel-side quantities for a second pair of digits ``classes`` (``n`` training and ``n_test``
+    test points drawn like the main pair's; nothing is trained): the spectrum's ``lambda_min``,
+    ``lambda_max``, ``projections_true (n,)`` ``(v_i . y)^2`` of the true labels, and per seed's label
+    draw on the sweep's ``levels (F,)``: ``bound (S, F)`` and ``full_clean_error (S, F)`` (the fully
+    trained kernel predictor on the true test labels). ``diverged``: ``(1,)`` False."""
+
+    classes: tuple[int, ...]
+    n: int
+    n_test: int
+    lambda_min: float
+    lambda_max: float
+    projections_true: torch.Tensor
+    levels: torch.Tensor
+    bound: torch.Tensor
+    full_clean_error: torch.Tensor
+    diverged: torch.Tensor
+
+    def top_fraction(self, k: int = 10) -> float:
+        """Fraction of ``||y||^2`` (true labels) on the top ``k`` eigenvectors."""
+        p = self.projections_true
+        return float(p[:k].sum() / p.sum())
+
+
+@dataclass(frozen=True)
 class Result:
     """What :func:`run` returns: the config, the device it ran on, wall times per part, and the
-    five sub-experiments."""
+    sub-experiments (``pair`` is ``None`` when ``config.pair`` is)."""
 
     config: Config
     device: str
@@ -133,6 +207,8 @@ class Result:
     training: Training
     prediction: Prediction
     drift: Drift
+    kernel: Kernel
+    pair: Pair | None
 
 
 @dataclass(frozen=True)
@@ -157,10 +233,15 @@ class _Data:
     y_test: torch.Tensor
 
 
-def estimate_seconds(cfg: Config, device="cpu", d: int = 500) -> float:
-    """A rough run-time estimate from the flop count (``4 E n d m`` per GD step)."""
-    flops = 4.0 * cfg.members * cfg.n_train * d * cfg.width * cfg.steps
-    rate = 3e13 if resolve_device(device).type == "cuda" else 3e10
+def estimate_seconds(cfg: Config, device="cpu", d: int = 650) -> float:
+    """A rough run-time estimate from the flop count: ``4 E n d m`` per GD step, the Gram-matrix drift
+    (``E n m (d + n)``) and the eigendecompositions (``~10 n^3`` each, two digit pairs), at 3e10 flop/s
+    on a CPU core and 3e13 on a GPU. ``d`` is the number of non-zero pixels (about 500-650)."""
+    n, E = cfg.n_train, cfg.members
+    flops = 4.0 * E * n * d * cfg.width * cfg.steps + E * n * cfg.width * (d + n) + 20.0 * n**3
+    kind = device.type if isinstance(device, torch.device) else str(device)
+    gpu = kind.startswith("cuda") or (kind == "auto" and resolve_device("auto").type == "cuda")
+    rate = 3e13 if gpu else 3e10
     return float(flops / rate + 2.0)
 
 
@@ -169,20 +250,22 @@ def _label_seed(cfg: Config, s: int, test: bool) -> int:
     return derive_seed(cfg.seed, "labels", "test" if test else "train", s)
 
 
-def _load(cfg: Config) -> _Data:
-    """The two digits (offline MNIST), unit-norm images, +-1 labels. Pixels that are zero in every
-    training and test image are dropped: an exact reduction (their weights get zero gradient and
-    never touch an output)."""
-    split = data.mnist_split(classes=cfg.classes, n_train=cfg.n_train, n_test=cfg.n_test,
-                             seed=derive_seed(cfg.seed, "split"), unit_norm=True, pm1=True)
+def _load(cfg: Config, classes: tuple[int, ...] | None = None) -> _Data:
+    """The two digits ``classes`` (default ``cfg.classes``) from ``cfg.source``, unit-norm images
+    (renormalized in float64), +-1 labels. Pixels that are zero in every training and test image are
+    dropped: an exact reduction (their weights get zero gradient and never touch an output)."""
+    split = data.mnist_split(classes=classes or cfg.classes, n_train=cfg.n_train, n_test=cfg.n_test,
+                             seed=derive_seed(cfg.seed, "split"), source=cfg.source, unit_norm=True, pm1=True)
     keep = (split.x_train != 0).any(0) | (split.x_test != 0).any(0)
-    return _Data(split.x_train[:, keep], split.x_test[:, keep], split.y_train, split.y_test)
+    return _Data(kp.unit_rows(split.x_train[:, keep]), kp.unit_rows(split.x_test[:, keep]), split.y_train, split.y_test)
 
 
-def _labels(cfg: Config, y: torch.Tensor, test: bool) -> torch.Tensor:
-    """``(S, L, n)`` corrupted labels: per seed one draw, nested across levels."""
+def _labels(cfg: Config, y: torch.Tensor, test: bool, levels=None) -> torch.Tensor:
+    """``(S, L, n)`` corrupted labels at ``levels`` (default: the trained ones): per seed one draw,
+    nested across levels."""
+    levels = cfg.corruption if levels is None else [float(p) for p in levels]
     return torch.stack([torch.stack([data.corrupt_labels(y, p, seed=_label_seed(cfg, s, test))
-                                     for p in cfg.corruption]) for s in range(cfg.seeds)])
+                                     for p in levels]) for s in range(cfg.seeds)])
 
 
 def _spectrum(cfg: Config, d: _Data, dev: torch.device) -> tuple[torch.Tensor, kernels.Spectrum, Spectrum]:
@@ -235,7 +318,7 @@ def _fit(cfg: Config, d: _Data, hinf: torch.Tensor, spec: kernels.Spectrum, lr: 
     Y = _labels(cfg, d.y, test=False).reshape(cfg.members, -1).to(dev, w0.dtype)
     with torch.no_grad():
         u0 = model.forward(params, xd)
-        init = float(_drift(params["w"][:1], xd, hinf, spec.lambda_max)[0])
+        init = float(_drift(params["w"][:1], d.x.to(dev), hinf, spec.lambda_max)[0])
     every = max(1, cfg.steps // 400)
     record = sorted(set(range(0, cfg.steps + 1, every)) | {cfg.steps})
     metrics = {"distance": lambda p: (p["w"] - w0).flatten(1).norm(dim=1)}
@@ -280,16 +363,90 @@ def _sl(cfg: Config, t: torch.Tensor) -> torch.Tensor:
     return t.reshape(*t.shape[:-1], cfg.seeds, len(cfg.corruption))
 
 
+def _long_steps(cfg: Config) -> torch.Tensor:
+    """About 200 log-spaced step counts from 1 to ``cfg.long_steps``, with 0 first."""
+    k = torch.logspace(0, torch.log10(torch.tensor(float(cfg.long_steps))), 200, dtype=torch.float64).round()
+    return torch.cat([torch.zeros(1, dtype=torch.float64), k.unique()])
+
+
 def _prediction(cfg: Config, spec: kernels.Spectrum, lr: float, fit: _Fit) -> Prediction:
-    """Theorem 4.1's prediction of each run from ``y - u(0)``, and its gap to the trained loss."""
+    """Theorem 4.1's prediction of each run from ``y - u(0)``, its gap to the trained loss, the same
+    prediction up to ``cfg.long_steps``, and where ``u(0)`` and ``y`` sit in the spectrum."""
     res = fit.res
-    r0 = fit.Y.to(torch.float64) - fit.u0.to(torch.float64)  # (E, n)
+    Y, u0 = fit.Y.to(torch.float64), fit.u0.to(torch.float64)
+    r0 = Y - u0  # (E, n)
     pred = 0.5 * kernels.predicted_residual(spec, r0, lr, res.steps)  # (T, E)
     loss = res.loss.to(torch.float64)  # (T, E)
     p = pred.cpu()
+    long_steps = _long_steps(cfg)
+    proj0 = kernels.projections(spec, u0)  # (E, n)
+    top10 = proj0[:, :10].sum(-1) / proj0.sum(-1)
+    top10 = torch.where(proj0.sum(-1) > 1e-6 * spec.n, top10, torch.full_like(top10, float("nan")))  # u(0) = 0
     return Prediction(loss=_sl(cfg, pred), distance=_sl(cfg, kernels.predicted_distance(spec, r0, lr, res.steps)),
                       curve_error=_sl(cfg, (loss - p).abs().amax(0) / loss[0]),
+                      long_steps=long_steps,
+                      long_loss=_sl(cfg, 0.5 * kernels.predicted_residual(spec, r0, lr, long_steps)),
+                      init_top10=_sl(cfg, top10), init_complexity=_sl(cfg, kernels.label_complexity(spec, u0) / spec.n),
+                      label_complexity=_sl(cfg, kernels.label_complexity(spec, Y) / spec.n),
                       diverged=_rises(p).reshape(cfg.seeds, -1))
+
+
+def _errors(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Share of sign errors of predictions ``f (..., t)`` against labels ``y (..., t)``."""
+    return (f * y.to(f) <= 0).double().mean(-1)
+
+
+def _first_above_one(levels: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+    """``(S, G) -> (S,)``: the first level at which ``bound`` exceeds 1 (NaN where it never does)."""
+    above = bound > 1
+    first = above.double().argmax(-1)
+    return torch.where(above.any(-1), levels[first], torch.full_like(first, float("nan"), dtype=torch.float64))
+
+
+def _kernel(cfg: Config, d: _Data, spec: kernels.Spectrum, lr: float, steps: int) -> Kernel:
+    """The fully trained (``k -> inf``) and stopped (``k = steps``) infinite-width predictors for every
+    seed's label draw, on the sweep's levels and the trained ones, and the bound on a fine grid."""
+    dev = spec.vectors.device
+    levels = torch.linspace(0, 1, cfg.sweep, dtype=torch.float64)
+    fine = torch.linspace(0, 1, FINE_LEVELS, dtype=torch.float64)
+    full = kp.predictor_matrix(spec, d.x, d.x_test)  # (t, n)
+    Ys, Yt = _labels(cfg, d.y, False, levels).to(dev), _labels(cfg, d.y_test, True, levels).to(dev)  # (S, F, .)
+    f = Ys.to(torch.float64) @ full.T  # (S, F, t)
+    clean = d.y_test.to(dev)
+    Yf = _labels(cfg, d.y, False, fine).to(dev)
+    Ytr, Ytt = _labels(cfg, d.y, False).to(dev), _labels(cfg, d.y_test, True).to(dev)  # (S, L, .)
+    fa = Ytr.to(torch.float64) @ full.T
+    stable = lr * spec.lambda_max < 2
+    if stable:
+        fs = Ytr.to(torch.float64) @ kp.predictor_matrix(spec, d.x, d.x_test, lr, steps).T
+        us = kp.train_outputs(spec, Ytr, lr, steps)
+        stopped = [_errors(us, Ytr), _errors(fs, Ytt), _errors(fs, clean)]
+    else:
+        stopped = [torch.full(Ytr.shape[:2], float("nan"), dtype=torch.float64)] * 3
+    cpu = lambda t: t.detach().cpu()  # noqa: E731
+    return Kernel(levels=levels, full_test_error=cpu(_errors(f, Yt)), full_clean_error=cpu(_errors(f, clean)),
+                  full_test_loss=cpu((f - Yt.to(f)).abs().clamp(max=1.0).mean(-1)),
+                  bound=cpu(kernels.generalization_bound(spec, Ys)), fine_levels=fine,
+                  first_vacuous=cpu(_first_above_one(fine.to(dev), kernels.generalization_bound(spec, Yf))),
+                  full_clean_at=cpu(_errors(fa, clean)), full_test_at=cpu(_errors(fa, Ytt)),
+                  stopped_train_error=cpu(stopped[0]), stopped_test_error=cpu(stopped[1]),
+                  stopped_clean_error=cpu(stopped[2]),
+                  diverged=torch.full(Ytr.shape[:2], not stable, dtype=torch.bool))
+
+
+def _pair(cfg: Config, dev: torch.device) -> Pair | None:
+    """The kernel side of ``cfg.pair`` (same ``n``, label draws and sweep levels as the main pair)."""
+    if cfg.pair is None:
+        return None
+    d = _load(cfg, cfg.pair)
+    spec = kernels.spectrum(kernels.relu_ntk_gram(d.x.to(dev)))
+    levels = torch.linspace(0, 1, cfg.sweep, dtype=torch.float64)
+    Ys = _labels(cfg, d.y, False, levels).to(dev)
+    f = Ys.to(torch.float64) @ kp.predictor_matrix(spec, d.x, d.x_test).T
+    return Pair(classes=tuple(cfg.pair), n=d.x.shape[0], n_test=d.x_test.shape[0], lambda_min=spec.lambda_min,
+                lambda_max=spec.lambda_max, projections_true=kernels.projections(spec, d.y.to(dev)).cpu(),
+                levels=levels, bound=kernels.generalization_bound(spec, Ys).cpu(),
+                full_clean_error=_errors(f, d.y_test.to(dev)).cpu(), diverged=torch.zeros(1, dtype=torch.bool))
 
 
 def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
@@ -302,6 +459,10 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
     3. Train all ``seeds x levels`` networks as one ensemble (one :func:`overparam.train.train` call,
        loss ``"sse"``), recording ``||W(k) - W(0)||_F``; a diverging member is frozen and flagged.
     4. Bounds, test metrics, the kernel predictions, the Gram-matrix drift, the kernel-only sweep.
+    5. The infinite-width predictor, fully trained and stopped, per label draw; the second pair.
+
+    ``source="full"`` reads the full MNIST from the cache that :func:`overparam.data.download_mnist`
+    fills (an opt-in download, never done here).
     """
     require_config(cfg, Config, "gram")
     dev = resolve_device(device)
@@ -316,9 +477,12 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
         prediction = _prediction(cfg, spec, spectrum.lr, fit)
     with timer("drift"):
         with torch.no_grad():
-            final = _drift(fit.res.params["w"], d.x.to(dev, fit.Y.dtype), hinf, spec.lambda_max)
+            final = _drift(fit.res.params["w"], d.x.to(dev), hinf, spec.lambda_max)
         drift = Drift(init=fit.drift_init, final=_sl(cfg, final), diverged=training.diverged)
     with timer("sweep"):
         sweep = _sweep(cfg, d, spec, spectrum.lr, training.steps)
+    with timer("kernel predictor"):
+        kernel = _kernel(cfg, d, spec, spectrum.lr, cfg.steps)
+        pair = _pair(cfg, dev)
     return Result(config=cfg, device=str(dev), seconds=timer.total(), spectrum=spectrum, sweep=sweep,
-                  training=training, prediction=prediction, drift=drift)
+                  training=training, prediction=prediction, drift=drift, kernel=kernel, pair=pair)
