@@ -12,7 +12,8 @@ import torch
 
 from overparam import models
 from overparam import rare_minima as rm
-from overparam.rare_minima.run import _first_mistake, _first_mistake_sequential
+from overparam.rare_minima.report import diff_of_means, ratio_over_sets
+from overparam.rare_minima.run import _first_mistake, _first_mistake_fresh, _first_mistake_sequential
 
 #: Overrides at ``smoke`` that make every trained (GD) run diverge (used by tests/test_contract.py).
 DIVERGING = {"lr": 1e9}
@@ -53,8 +54,9 @@ def test_pool_size_is_checked_before_any_work():
 
 
 def test_config_presets_and_unknown_fields():
-    assert rm.config("book").toy_classifiers >= 10**6
-    assert rm.config("smoke").toy_classifiers >= 10**6
+    for preset in ("smoke", "book"):
+        c = rm.config(preset)
+        assert c.toy_classifiers * c.toy_train_sets >= 10**6 and c.toy_train_sets >= 64 and c.toy_fresh >= 10**6
     with pytest.raises(ValueError, match="preset"):
         rm.config("huge")
     with pytest.raises(ValueError, match="unknown"):
@@ -94,6 +96,41 @@ def test_first_mistake_sequential_equals_dense():
     torch.testing.assert_close(fast, _first_mistake(wrong))
 
 
+def test_fresh_set_survival_is_geometric_in_the_true_error():
+    """The fresh-set control draws the points (in the plane of w and w*); a perceptron with error eps
+    must then survive n points with probability (1 - eps)^n: binomial 99.9% margins."""
+    M, N = 200000, 12
+    eps = torch.tensor([0.05, 0.2, 0.4], dtype=torch.float64).repeat_interleave(M)
+    first = _first_mistake_fresh(eps, N, torch.Generator().manual_seed(0))
+    for i, e in enumerate((0.05, 0.2, 0.4)):
+        f = first[i * M:(i + 1) * M]
+        for n in (1, 5, 12):
+            p = (1 - e) ** n
+            assert abs(float((f >= n).double().mean()) - p) < 3.3 * math.sqrt(p * (1 - p) / M) + 1e-9
+
+
+def test_ratio_over_sets_resamples_sets():
+    """The pooled ratio's interval reflects the spread between sets, not the number of survivors:
+    the same counts concentrated in one set give a much wider interval than spread evenly."""
+    even = ratio_over_sets(torch.full((20,), 5.0), torch.full((20,), 50.0))
+    assert even.value == pytest.approx(0.1) and even.lo == even.hi == pytest.approx(0.1) and even.n == 20
+    num, den = torch.zeros(20), torch.full((20,), 1.0)
+    num[0], den[0] = 100.0, 981.0
+    heavy = ratio_over_sets(num, den)
+    assert heavy.value == pytest.approx(0.1) and heavy.hi - heavy.lo > 0.05
+    assert math.isnan(ratio_over_sets(torch.zeros(3), torch.zeros(3)).value)
+    d = diff_of_means([1.0, 2.0, 3.0], [0.0, 0.5, 1.0])
+    assert d.value == pytest.approx(1.5) and d.lo < 1.5 < d.hi and d.n == 6
+
+
+def test_learning_curve_approaches_d_minus_1_over_n():
+    """Exercise 1: Q ~ eps^(d-2) near 0 gives E_n ~ (d-1)/n for large n (formula, d = 5)."""
+    grid = (torch.arange(400000, dtype=torch.float64) + 0.5) / 400000
+    th = rm.survivor_theory(grid, rm.perceptron_Q(grid, 5), [60, 2000], eps0=0.1)
+    assert abs(float(th["mean"][1]) * 2000 / 4 - 1) < 0.02
+    assert abs(float(th["mean"][0]) * 60 / 4 - 1) < 0.15
+
+
 def test_random_relu_outputs_equal_model_forward():
     model = models.TwoLayerReLU(d=7, width=5, bias=True, output_scale="ntk")
     p = model.init(11, seed=2, dtype=torch.float64)
@@ -115,7 +152,7 @@ def test_beta_fit_recovers_parameters():
 
 # ---------------------------------------------------------------------------- the phenomenon
 def _toy(seed):
-    cfg = rm.config("smoke", toy_classifiers=2**18, toy_train_sets=8, toy_n_max=30, toy_d=4, seed=seed)
+    cfg = rm.config("smoke", toy_classifiers=2**18, toy_train_sets=8, toy_n_max=30, toy_d=4, toy_fresh=2**12, seed=seed)
     return rm.run_toy(cfg, torch.device("cpu"))
 
 
@@ -166,6 +203,37 @@ def test_mnist_smoke_run(smoke_result):
     assert s["gd_diverged"] == 0 and s["gd_runs"] == 2 * 3 * 10
 
 
+def test_toy_annealed_vs_quenched_at_smoke(smoke_result):
+    """Item 1 of issue 17, on numbers() at smoke: the formula lies inside the 95% intervals of the
+    fresh-set control and of the pooled (annealed) share at n = 30 and 60; the per-set (quenched)
+    average lies below both at n = 30 (its interval's top under the formula and under the pooled
+    interval's bottom; at n = 60 smoke's 64 sequences leave the per-set interval too wide)."""
+    s = rm.numbers(smoke_result("rare_minima"))
+    for n in (30, 60):
+        f = s[f"toy_bad_formula_n{n}"]
+        assert s[f"toy_bad_fresh_n{n}_lo"] <= f <= s[f"toy_bad_fresh_n{n}_hi"]
+        assert s[f"toy_bad_pooled_n{n}_lo"] <= f <= s[f"toy_bad_pooled_n{n}_hi"]
+        assert s[f"toy_bad_pooled_n{n}_n"] == s["toy_sets"]  # the interval counts sets, not survivors
+    assert s["toy_bad_quenched_n30_hi"] < s["toy_bad_formula_n30"]
+    assert s["toy_bad_quenched_n30_hi"] < s["toy_bad_pooled_n30_lo"]
+    assert s["toy_bad_0_n"] == s["toy_classifiers"]
+
+
+def test_gd_against_prior_conditioning_at_smoke(smoke_result):
+    """Item 2: at n = 8, GD-trained width-10 networks have lower held-out error than random survivors
+    (one per training set): the gap's 95% interval lies below 0. Survivors are counted at both widths."""
+    s = rm.numbers(smoke_result("rare_minima"))
+    assert s["small_gd_vs_survivors_gap_n8_hi"] < 0
+    assert s["gd_vs_survivors_gap_n8"] == s["large_gd_vs_survivors_gap_n8"]
+    for w in (10, 1000):
+        assert s[f"survivors_width{w}_count"] > 0 and s[f"survivors_width{w}_n"] == s["rand_sets"]
+    assert math.isfinite(s["large_gc_mean"]) and s["large_gc_mean_lo"] <= s["large_gc_mean"] <= s["large_gc_mean_hi"]
+    cfg = rm.config("smoke")
+    for w in ("small", "large"):  # the Beta model's error at every n above its fit range
+        for n in cfg.gd_n:
+            assert (f"{w}_model_relerr_n{n}" in s) == (n > cfg.fit_n_max)
+
+
 def test_numbers_are_nan_without_valid_runs(smoke_result):
     """Statistics over zero valid runs are NaN (never 0): a copy of the smoke result with every GD
     run flagged as diverged."""
@@ -200,20 +268,19 @@ def test_notebook_smoke_claims(smoke_notebook):
     GD curves falling by >= 0.2, width gap <= 0.06)."""
     g = {k: _value(v) for k, v in smoke_notebook("05_rare_bad_minima").glue.items() if k != "rare_table"}
     assert "rare_claim" in g
-    assert g["rare_toy_classifiers"] >= 10**6
+    assert g["rare_toy_classifiers"] * g["rare_toy_sets"] >= 10**6
     assert g["rare_toy_bad_0"] > 0.99
-    # the decay, with intervals that separate (the pooled share at n = N against the formula is
-    # tested with 16 sequences in test_toy_bad_minima_become_rare_as_the_formula_says: smoke's 4
-    # sequences are too few for the heavy-tailed pooled share to follow the formula closely)
-    assert g["rare_toy_bad_N_hi"] < g["rare_toy_bad_half_lo"] < g["rare_toy_bad_half_hi"] < g["rare_toy_bad_0_lo"]
-    assert g["rare_toy_bad_N"] < 0.6 * g["rare_toy_bad_0"]
-    assert g["rare_toy_mean_N_hi"] < 0.5 * g["rare_toy_mean_0"]
+    # annealed vs quenched, as in test_toy_annealed_vs_quenched_at_smoke
+    for n in (30, 60):
+        assert g[f"rare_toy_bad_pooled_n{n}_lo"] <= g[f"rare_toy_bad_formula_n{n}"] <= g[f"rare_toy_bad_pooled_n{n}_hi"]
+    assert g["rare_toy_bad_quenched_n30_hi"] < g["rare_toy_bad_formula_n30"]
+    assert g["rare_toy_mean_pooled_n60_hi"] < 0.5 * g["rare_toy_mean_0"]
     for w in ("small", "large"):
         assert g[f"rare_{w}_gd_first"] - g[f"rare_{w}_gd_last"] > 0.15
         assert g[f"rare_{w}_diverged"] == 0
         assert g[f"rare_{w}_gd_last_lo"] <= g[f"rare_{w}_gd_last"] <= g[f"rare_{w}_gd_last_hi"]
     assert g["rare_gd_diverged"] == 0
-    assert g["rare_toy_bad_N_lo"] <= g["rare_toy_bad_N"] <= g["rare_toy_bad_N_hi"]
+    assert g["rare_small_gd_vs_survivors_gap_n8_hi"] < 0
     assert g["rare_param_ratio"] >= 50
     assert g["rare_width_gap_max"] < 0.08
     assert g["rare_small_gc_mean"] < g["rare_small_random_median"] - 0.05

@@ -9,21 +9,26 @@ density ``Q(eps)``. On ``n`` i.i.d. training points ``h`` makes no mistake with 
     Q_n(eps) = Q(eps) (1 - eps)^n / Z_n,        Z_n = int_0^1 Q(e) (1 - e)^n de,
 
 the fraction of *bad* minima, ``P_n(eps > eps0) = int_{eps0}^1 Q (1-e)^n / Z_n``, decays exponentially in
-``n``, and the learning curve is ``E_n[eps] = int e Q (1-e)^n / Z_n``. Nothing here counts parameters.
-These are expectations over training sets (the "annealed" ratio of expectations).
+``n`` (asymptotically ``~ C n^(d-2) (1 - eps0)^n`` when ``Q ~ eps^(d-2)`` near 0), and the learning
+curve is ``E_n[eps] = int e Q (1-e)^n / Z_n``. Nothing here counts parameters. These are ratios of
+expectations over training sets (the "annealed" average, Schwartz, Samalam, Solla & Denker 1990); one
+learner with one training set sees its own version space (the "quenched" average), and the measure
+must not depend on the data (GD's solutions do; tested against prior conditioning below).
 
 What :func:`run` computes (all batched; tensors returned on the CPU), one sub-experiment each:
 
 (a) the exactly solvable toy: homogeneous perceptrons ``sign(w . x)`` in ``d`` dimensions, a teacher
     ``w*``, isotropic Gaussian inputs, so ``eps(w) = angle(w, w*) / pi`` in closed form and, for ``w``
-    uniform on the sphere, ``Q(eps) ∝ sin^{d-2}(pi eps)``. A million or more classifiers are
-    sampled in chunks; rejection on nested training sequences gives the survivors for every
-    ``n = 0..N`` at once (from each classifier's first mistake).
+    uniform on the sphere, ``Q(eps) ∝ sin^{d-2}(pi eps)``. The same classifiers are checked on
+    hundreds of shared nested training sequences (rejection gives the survivors for every
+    ``n = 0..N`` at once, from each classifier's first mistake): pooled over sequences (annealed) and
+    per sequence (quenched); plus a fresh-set control, each classifier on its own sequence.
 (b) two-layer ReLU networks on two MNIST digits (offline set, 7x7 average-pooled): ``Q`` of random
-    networks ("guess and check") with rejection, and GD-trained networks from many seeds with a
-    Beta model ``Q = Beta(a, b)`` fitted to the small-``n`` runs, for which ``Q_n = Beta(a, b + n)``
-    and ``E_n = a / (a + b + n)``; its prediction at larger ``n`` is compared with the trained nets.
-(c) the same for very different widths (parameter counts).
+    networks ("guess and check") with rejection on many sequences, GD-trained networks from many seeds
+    compared with the random survivors at the same ``n`` (GD vs prior conditioning), and a Beta model
+    ``Q = Beta(a, b)`` fitted to the small-``n`` GD runs (a phenomenological fit), for which
+    ``Q_n = Beta(a, b + n)`` and ``E_n = a / (a + b + n)``, checked at every larger ``n``.
+(c) the same for two widths (parameter counts 100x apart; both over-parameterized).
 
 Modules: ``config`` (Config, presets), ``theory`` (closed forms), ``run`` (compute; ``Result`` with
 ``toy``, ``random``, ``gd``), ``report`` (``numbers``, ``paper_vs_ours``), ``figures``.
@@ -40,13 +45,13 @@ from .figures import (
     plot_toy_bad_fraction,
     plot_toy_histograms,
 )
-from .report import CLAIM, numbers, paper_vs_ours
+from .report import CLAIM, diff_of_means, numbers, paper_vs_ours, ratio_over_sets
 from .run import GDRuns, RandomNets, Result, Toy, estimate_seconds, random_relu_outputs, run, run_toy
 from .theory import bad_fraction_bound, beta_fit, perceptron_Q, survivor_theory
 
 __all__ = [
     "CLAIM", "Config", "PRESETS", "config", "run", "Result", "Toy", "RandomNets", "GDRuns", "run_toy",
-    "numbers", "paper_vs_ours", "estimate_seconds", "FIGURES", "LIVE_CONTROLS", "live",
+    "numbers", "paper_vs_ours", "ratio_over_sets", "diff_of_means", "estimate_seconds", "FIGURES", "LIVE_CONTROLS", "live",
     "perceptron_Q", "survivor_theory", "bad_fraction_bound", "beta_fit", "random_relu_outputs",
     "plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves", "animation",
 ]

@@ -30,8 +30,9 @@ class Config(ChapterConfig):
 
     seed: int = param(0, Int(0, 2**31 - 1), "base seed of every random draw")
     toy_d: int = param(5, Int(2, 1000), "toy: input dimension d of the perceptrons")
-    toy_classifiers: int = param(2**20, Int(1000, 2**34), "toy: random perceptrons sampled")
-    toy_train_sets: int = param(16, Int(1, 1024), "toy: independent nested training sequences")
+    toy_classifiers: int = param(2**18, Int(1000, 2**34), "toy: random perceptrons checked on every sequence")
+    toy_train_sets: int = param(256, Int(1, 2**16), "toy: independent nested training sequences (shared by all classifiers)")
+    toy_fresh: int = param(2**24, Int(1000, 2**34), "toy: classifiers of the fresh-set control (one sequence each)")
     toy_n_max: int = param(60, Int(1, 10000), "toy: length N of each training sequence")
     toy_eps0: float = param(0.1, Float(0, 0.5, low_open=True, high_open=True), "toy: 'bad' threshold eps0")
     toy_chunk: int = param(2**20, Int(1, 2**26), "toy: classifiers drawn per chunk (memory)")
@@ -39,9 +40,11 @@ class Config(ChapterConfig):
     classes: tuple[int, int] = param((4, 9), IntSeq(0, 9, min_len=2, max_len=2), "MNIST: the two digits (+1, -1)")
     pool: int = param(4, Choice((1, 2, 4, 7)), "MNIST: average-pooling factor (28/pool pixels a side)")
     widths: tuple[int, ...] = param((10, 1000), IntSeq(1, 10**6, min_len=2), "hidden widths m of the networks")
-    random_nets: tuple[int, ...] = param((2**16, 2048), IntSeq(1, 2**30), "random networks per width")
-    random_train_sets: int = param(4, Int(1, 1024), "random nets: nested training sequences")
-    random_n_max: int = param(12, Int(1, 1000), "random nets: length of each training sequence")
+    random_nets: tuple[int, ...] = param((2**16, 4096), IntSeq(1, 2**30), "random networks per width")
+    random_q_nets: tuple[int, ...] = param((2**16, 1024), IntSeq(1, 2**30),
+                                           "random nets per width whose held-out error samples Q (the rest: survivors only)")
+    random_train_sets: int = param(16, Int(1, 4096), "random nets: nested training sequences")
+    random_n_max: int = param(8, Int(1, 1000), "random nets: length of each training sequence")
     gd_n: tuple[int, ...] = param((2, 4, 8, 16, 32, 64, 128), IntSeq(1, 5000, min_len=2, increasing=True),
                                   "GD: training-set sizes n")
     gd_seeds: int = param(16, Int(2, 100000), "GD: networks (seeds) per width and n")
@@ -57,6 +60,8 @@ class Config(ChapterConfig):
                 f"a histogram bin edge (toy_eps0 * toy_bins an integer; toy_bins={self.toy_bins})")
         require(self.classes[0] != self.classes[1], "classes", self.classes, "two distinct digits")
         require(len(self.random_nets) == len(self.widths), "random_nets", self.random_nets,
+                f"one entry per width ({len(self.widths)})")
+        require(len(self.random_q_nets) == len(self.widths), "random_q_nets", self.random_q_nets,
                 f"one entry per width ({len(self.widths)})")
         require(self.fit_n_max >= self.gd_n[0], "fit_n_max", self.fit_n_max, f">= the smallest gd_n ({self.gd_n[0]})")
         pool = training_pool_size(self.classes, self.split_seed)
@@ -80,12 +85,12 @@ class Config(ChapterConfig):
 
 PRESETS = {
     "smoke": Config(
-        toy_classifiers=2**20,
-        toy_train_sets=4,
-        toy_n_max=40,
-        random_nets=(2**14, 256),
-        random_train_sets=2,
-        random_n_max=8,
+        toy_classifiers=2**17,
+        toy_train_sets=64,
+        toy_fresh=2**21,
+        random_nets=(2**14, 512),
+        random_q_nets=(2**14, 256),
+        random_train_sets=8,
         gd_n=(2, 8, 32),
         gd_seeds=10,
         steps=100,
@@ -93,14 +98,15 @@ PRESETS = {
     ),
     "book": Config(),
     "paper": Config(
-        toy_classifiers=2**26,
-        toy_train_sets=16,
+        toy_classifiers=2**22,
+        toy_train_sets=1024,
+        toy_fresh=2**25,
         toy_n_max=100,
         toy_chunk=2**20,
-        random_nets=(2**22, 2**17),
-        random_train_sets=16,
-        random_n_max=20,
-        gd_n=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+        random_nets=(2**20, 2**15),
+        random_q_nets=(2**20, 2**13),
+        random_train_sets=64,
+        gd_n=(2, 4, 8, 16, 32, 64, 128, 256, 512),
         gd_seeds=128,
         steps=2000,
         hidden_chunk=2**21,

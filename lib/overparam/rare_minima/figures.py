@@ -11,6 +11,7 @@ from .. import book, stats, style
 from ..chapter import Timer
 from ..device import resolve_device
 from .config import config
+from .report import ratio_over_sets
 from .run import GDRuns, RandomNets, Result, run_toy
 
 __all__ = ["plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves",
@@ -43,45 +44,66 @@ def plot_toy_histograms(result: Result, ns=None):
     return fig
 
 
+def _toy_points(N: int, count: int = 16) -> list[int]:
+    """About ``count`` values of n in 0..N (always N) at which intervals are drawn."""
+    return sorted({*range(0, N + 1, max(1, N // count)), N})
+
+
 def _toy_bad_panel(ax, result: Result) -> None:
     toy, eps0 = result.toy, result.config.toy_eps0
-    n, surv = toy.n.numpy(), toy.survivors
-    per = toy.bad_fraction_per_set().numpy()
-    for r in range(surv.shape[0]):
-        ok = (surv[r].numpy() >= 20) & (per[r] > 0)
-        ax.plot(n[ok], per[r][ok], color=style.color(0), alpha=0.3, lw=0.8, label="one sequence" if r == 0 else None)
-    bad, tot = toy.bad.sum(0), surv.sum(0)
-    keep = [k for k in range(len(n)) if tot[k] >= 20 and bad[k] > 0]
-    if keep:
-        v, err = _yerr([stats.share_from_counts(int(bad[k]), int(tot[k])) for k in keep])
-        ax.errorbar(n[keep], v, yerr=err, fmt="o", color=style.color(0), ms=3, capsize=0, label="pooled (95% CI)")
+    n, surv, R = toy.n.numpy(), toy.survivors, toy.survivors.shape[0]
+    pts = _toy_points(len(n) - 1)
+    per = toy.bad_fraction_per_set()
+    pooled = [ratio_over_sets(toy.bad[:, k], surv[:, k]) for k in pts]
+    quenched = [stats.mean_ci(per[:, k]) for k in pts]
+    fresh = [stats.share_from_counts(int(toy.fresh_bad[k]), int(toy.fresh_survivors[k])) for k in pts]
+    lows = []
+    for i, (ests, label, fmt) in enumerate((
+            (pooled, f"pooled over {R} shared sets (annealed)", "o"),
+            (quenched, "per set, averaged (quenched)", "s"),
+            (fresh, f"fresh set per classifier ({toy.fresh_classifiers:,})", "^"))):
+        v, err = _yerr(ests)
+        keep = np.isfinite(v) & (v > 0)
+        x = np.array(pts, dtype=float) + (i - 1) * 0.6  # dodge the bars
+        ax.errorbar(x[keep], v[keep], yerr=err[:, keep], fmt=fmt, color=style.color(i), ms=4, capsize=2, lw=1,
+                    mfc="none" if i == 1 else None, label=label)
+        lows += list(v[keep])
     ax.plot(n, toy.theory_bad, color="k", lw=1.5, label=r"formula $B_n(\varepsilon_0)$")
     ax.plot(n, (1 - eps0) ** n, color="grey", ls=":", lw=1, label=r"$(1-\varepsilon_0)^n$")
     ax.set_yscale("log")
-    low = float(np.nanmin(v)) / 10 if keep else 1e-6
-    ax.set_ylim(max(1e-6, low), 1.5)
+    low = min(lows) / 3 if lows else 1e-3
+    ax.set_ylim(max(1e-4, low), 1.5)
     ax.set_xlabel("training points n")
-    ax.set_ylabel(rf"share with $\varepsilon > {eps0:g}$")
-    ax.legend(loc="lower left")
+    ax.set_ylabel(rf"share with $\varepsilon > {eps0:g}$ among survivors")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9)
 
 
 def plot_toy_bad_fraction(result: Result):
-    """Left: share of bad survivors (error > eps0) vs n on a log scale, pooled over the training
-    sequences (binomial 95% intervals) and per sequence (while it has >= 20 survivors), the formula,
-    and ``(1-eps0)^n``. Right: the survivors' mean true error against ``E_n[eps]``."""
+    """Left: share of bad survivors (error > eps0) vs n on a log scale: pooled over the shared
+    training sequences (annealed; 95% bootstrap over sequences), each sequence's share averaged over
+    the sequences with survivors (quenched; bootstrap over those sequences), the fresh-set control
+    (binomial), the formula and ``(1-eps0)^n``. Right: the survivors' mean true error, pooled and
+    per set, against ``E_n[eps]``. No sequence is left out except, for the per-set average, those
+    with no survivor at that n."""
     toy = result.toy
-    fig, (ax, bx) = style.panels(2, height=3.6)
+    fig, (ax, bx) = style.panels(2, height=5.0)
     _toy_bad_panel(ax, result)
     n = toy.n.numpy()
-    per_mean = toy.mean_error_per_set().numpy()
-    for r in range(per_mean.shape[0]):
-        bx.plot(n, per_mean[r], color=style.color(0), alpha=0.3, lw=0.8, label="one sequence" if r == 0 else None)
-    keep = toy.survivors.sum(0).numpy() >= 20
-    bx.plot(n[keep], toy.mean_error().numpy()[keep], "o", color=style.color(0), ms=3, label="pooled")
+    pts = _toy_points(len(n) - 1)
+    per_mean = toy.mean_error_per_set()
+    for i, ests, label, fmt in ((0, [ratio_over_sets(toy.eps_sum[:, k], toy.survivors[:, k]) for k in pts], "pooled", "o"),
+                                (1, [stats.mean_ci(per_mean[:, k]) for k in pts], "per set (quenched)", "s")):
+        v, err = _yerr(ests)
+        keep = np.isfinite(v)
+        x = np.array(pts, dtype=float) + (i - 0.5) * 0.6
+        bx.errorbar(x[keep], v[keep], yerr=err[:, keep], fmt=fmt, color=style.color(i), ms=4, capsize=2, lw=1,
+                    mfc="none" if i == 1 else None, label=label)
     bx.plot(n, toy.theory_mean, color="k", lw=1.5, label=r"formula $E_n[\varepsilon]$")
+    alive = int((toy.survivors[:, -1] > 0).sum())
+    bx.set_title(f"sets with survivors at n={len(n) - 1}: {alive} of {toy.survivors.shape[0]}", fontsize=9)
     bx.set_xlabel("training points n")
     bx.set_ylabel("mean true error of survivors")
-    bx.legend()
+    bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9)
     return fig
 
 
@@ -92,22 +114,35 @@ def _gd_estimates(gd: GDRuns, wi: int, upto: int | None = None) -> list[stats.Es
 
 
 def plot_mnist_random(result: Result):
-    """Left: the error density ``Q`` of random networks of each width (held-out error on MNIST).
-    Right: guess and check: mean held-out error of the random nets that survive n training points
-    (pooled over sequences), the formula on the sampled ``Q``, and GD-trained nets at the same n
-    (mean over seeds, bootstrap 95% intervals)."""
+    """Left: the error density ``Q`` of random networks of each width (held-out error on MNIST, the
+    ``Q`` sample). Right: held-out error vs n of GD-trained networks (mean over seeds, bootstrap 95%
+    intervals), of the random networks that survive ``random_n_max`` training points (pooled over
+    the sequences with a bootstrap over sequences, and per sequence; survivor counts in the legend),
+    and the formula on the sampled ``Q``."""
     cfg, rnd, gd = result.config, result.random, result.gd
-    fig, (ax, bx) = style.panels(2, height=3.8)
+    fig, (ax, bx) = style.panels(2, height=5.0)
     bins = np.linspace(0, 1, 81)
     ns = [n for n in cfg.gd_n if n <= cfg.random_n_max]
+    nr = cfg.random_n_max
     for wi, w in enumerate(cfg.widths):
         c = style.color(wi)
-        ax.hist(rnd.eps[wi].numpy(), bins=bins, density=True, histtype="step", lw=1.5, color=c,
+        if len(rnd.eps) <= wi:
+            continue
+        ax.hist(rnd.q_sample(wi).numpy(), bins=bins, density=True, histtype="step", lw=1.5, color=c,
                 label=f"width {w} ({cfg.params_count(wi):,} par.)")
         gc = rnd.guess_and_check(wi)
-        ok = gc["survivors"] >= 5
-        bx.plot(gc["n"][ok], gc["mean"][ok], "o", ms=4, color=c, label=f"random, w={w}")
         bx.plot(gc["n"], gc["pred"], "-", color=c, lw=1, label=f"formula, w={w}")
+        s_, e_ = rnd.per_set(wi, nr)
+        surv = int(s_.sum())
+        for j, (est, fmt) in enumerate(((ratio_over_sets(e_, s_), "o"),
+                                        (stats.mean_ci(torch.where(s_ > 0, e_ / s_.clamp_min(1), torch.nan)), "D"))):
+            v, err = _yerr([est])
+            if np.isfinite(v).all():
+                bx.errorbar([nr + 0.25 * (2 * wi + j)], v, yerr=err, fmt=fmt, ms=5, color=c, capsize=2,
+                            mfc="none" if j else None,
+                            label=(f"random survivors, w={w} ({surv} pairs)" if j == 0 else f"per set, w={w}"))
+            elif j == 0:
+                bx.plot([], [], "o", color=c, label=f"random survivors, w={w}: none")
         if ns:
             v, err = _yerr(_gd_estimates(gd, wi, len(ns)))
             bx.errorbar(ns, v, yerr=err, fmt="s--", ms=5, mfc="none", color=c, capsize=2, label=f"GD, w={w}")
@@ -118,7 +153,7 @@ def plot_mnist_random(result: Result):
     ax.legend(loc="upper left")
     bx.set_xlabel("training points n")
     bx.set_ylabel("mean held-out error")
-    bx.legend(loc="lower left")
+    bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, ncol=1)
     return fig
 
 
@@ -192,12 +227,14 @@ LIVE_CONTROLS = {
 
 
 def live(d: int = 5, n: int = 30, eps0: float = 0.1, device="auto") -> Result:
-    """Rerun the perceptron toy (one training sequence, 2**18 classifiers: seconds on a CPU) for
+    """Rerun the perceptron toy (16 training sequences of 2**16 classifiers, and 2**19 classifiers on
+    fresh sets: seconds on a CPU) for
     dimension ``d``, ``n`` training points and threshold ``eps0``; draw the share of bad survivors
     and their mean error; return the Result (its random and GD parts are empty)."""
     import matplotlib.pyplot as plt
 
-    cfg = config("smoke", toy_d=d, toy_n_max=n, toy_classifiers=2**18, toy_train_sets=1, toy_eps0=eps0)
+    cfg = config("smoke", toy_d=d, toy_n_max=n, toy_classifiers=2**16, toy_train_sets=16, toy_fresh=2**19,
+                 toy_eps0=eps0)
     dev = resolve_device(device)
     timer = Timer("rare_minima.live", progress=False)
     with timer("toy"):

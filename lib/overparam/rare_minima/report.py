@@ -14,14 +14,15 @@ from .run import Result
 __all__ = ["CLAIM", "numbers", "paper_vs_ours", "width_key"]
 
 CLAIM = (
-    "Among classifiers with zero training error, the fraction with true error above eps0 falls like "
-    "int_{eps0} Q (1-eps)^n / int Q (1-eps)^n, exponentially in n, and the learning curve this implies "
-    "depends on the error density Q only, not on the number of parameters."
+    "Among classifiers with zero training error, drawn from a data-independent measure and averaged over "
+    "training sets, the fraction with true error above eps0 falls like int_{eps0} Q (1-eps)^n / int Q (1-eps)^n, "
+    "exponentially in n, and the learning curve this implies depends on the error density Q only, not on the "
+    "number of parameters."
 )
 
-#: Above this many values a bootstrap interval is not computed (scipy's BCa jackknife needs an
-#: (n, n) array); the estimate then gets the interval (-inf, inf). Not reached at smoke or book.
-MAX_BOOTSTRAP = 20000
+#: The toy's training-set sizes that ``numbers()`` reports (keys ``..._n30``, ``..._n60``; NaN with
+#: ``_n = 0`` when ``toy_n_max`` is smaller).
+TOY_REPORT_N = (30, 60)
 
 
 def width_key(result: Result, wi: int) -> str:
@@ -31,11 +32,53 @@ def width_key(result: Result, wi: int) -> str:
 
 
 def _put_mean(out: dict, key: str, values, valid=None) -> None:
-    v = stats.valid_values(values, valid)
-    if len(v) > MAX_BOOTSTRAP:
-        stats.put(out, key, stats.Estimate(float(v.mean()), -math.inf, math.inf, len(v)))
-    else:
-        stats.put_mean(out, key, v)
+    stats.put_mean(out, key, values, valid)
+
+
+def _bootstrap(data: tuple, statistic, paired: bool) -> tuple[float, float]:
+    """95% interval of ``statistic`` by ``scipy.stats.bootstrap`` (BCa, then percentile if BCa is
+    undefined; fixed seed, as in :mod:`overparam.stats`)."""
+    import warnings
+
+    from scipy import stats as sps
+
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ci = sps.bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=stats.N_RESAMPLES,
+                               method=method, random_state=np.random.default_rng(stats.BOOTSTRAP_SEED)).confidence_interval
+        if np.isfinite(ci.low) and np.isfinite(ci.high):
+            return float(ci.low), float(ci.high)
+    return -math.inf, math.inf
+
+
+def ratio_over_sets(num, den) -> stats.Estimate:
+    """The pooled (annealed) ratio ``sum_r num_r / sum_r den_r`` over training sets ``r`` with a 95%
+    interval that resamples *training sets* (paired bootstrap over ``r``), not survivors: survivors of
+    one set share its version space and are not independent draws. ``n`` = number of sets. NaN when
+    nothing survives. (Not in :mod:`overparam.stats`, which has means and shares only.)"""
+    num, den = (np.asarray(stats.valid_values(v), dtype=np.float64) for v in (num, den))
+    R, total = len(den), float(den.sum())
+    if R == 0 or total == 0:
+        return stats.Estimate(math.nan, math.nan, math.nan, R if total == 0 else 0)
+    value = float(num.sum()) / total
+    if R == 1:
+        return stats.Estimate(value, -math.inf, math.inf, 1)
+    lo, hi = _bootstrap((num, den), lambda a, b, axis=-1: a.sum(axis) / np.maximum(b.sum(axis), 1e-300), paired=True)
+    return stats.Estimate(value, min(lo, value), max(hi, value), R)
+
+
+def diff_of_means(a, b) -> stats.Estimate:
+    """``mean(a) - mean(b)`` of two independent samples with a 95% bootstrap interval (each sample
+    resampled on its own); ``n`` = ``len(a) + len(b)``; NaN if either is empty."""
+    a, b = stats.valid_values(a), stats.valid_values(b)
+    if len(a) == 0 or len(b) == 0:
+        return stats.Estimate(math.nan, math.nan, math.nan, 0)
+    value = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return stats.Estimate(value, -math.inf, math.inf, len(a) + len(b))
+    lo, hi = _bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), paired=False)
+    return stats.Estimate(value, min(lo, value), max(hi, value), len(a) + len(b))
 
 
 def _config_numbers(result: Result) -> dict[str, float]:
@@ -50,28 +93,61 @@ def _config_numbers(result: Result) -> dict[str, float]:
 
 
 def _toy_numbers(result: Result) -> dict[str, float]:
-    """The toy. ``toy_bad_<n>``: share of survivors with error > eps0 POOLED over the training
-    sequences (survivors of all sequences counted together; binomial interval over survivors, which
-    treats survivors of one sequence as independent); ``toy_mean_N``: their pooled mean error
-    (bootstrap over survivors); ``toy_*_sets_N_*``: extremes over the sequences that still have
-    survivors; ``toy_mean_0``: mean error of all sampled classifiers (1/2 by symmetry; no interval)."""
-    toy, N = result.toy, result.config.toy_n_max
+    """The toy, at ``n`` in :data:`TOY_REPORT_N` (and ``N``). Three ways to average the share of bad
+    survivors (error > eps0) and their mean error:
+
+    - ``toy_bad_pooled_n<n>``, ``toy_mean_pooled_n<n>``: POOLED over the shared training sequences
+      (annealed; a ratio of sums), interval from a bootstrap over the sequences, ``_n`` = sequences;
+    - ``toy_bad_quenched_n<n>``, ``toy_mean_quenched_n<n>``: each sequence's own share, averaged over
+      the sequences that still have survivors (quenched), bootstrap over those sequences;
+    - ``toy_bad_fresh_n<n>``: the fresh-set control (every classifier on its own sequence, so
+      survivors are independent), binomial interval, ``_n`` = survivors;
+
+    against ``toy_bad_formula_n<n>``. ``toy_survivors_n<n>`` (all sequences), ``toy_sets_alive_n<n>``
+    (sequences with at least one survivor), ``toy_survivors_median_n<n>`` / ``_max_n<n>`` (per
+    sequence). ``toy_bad_0`` / ``toy_mean_0``: all sampled classifiers (independent draws)."""
+    toy, cfg = result.toy, result.config
+    N = cfg.toy_n_max
     out: dict[str, float] = {}
-    bad, surv = toy.bad.sum(0), toy.survivors.sum(0)
-    for name, n in (("0", 0), ("half", N // 2), ("N", N)):
-        stats.put(out, f"toy_bad_{name}", stats.share_from_counts(int(bad[n]), int(surv[n])))
-        out[f"toy_bad_theory_{name}"] = float(toy.theory_bad[n])
-    out["toy_survivors_N"] = float(surv[N])
-    _put_mean(out, "toy_mean_N", toy.survivor_eps)
-    out["toy_mean_theory_N"] = float(toy.theory_mean[N])
+    surv, bad, esum = toy.survivors, toy.bad, toy.eps_sum
+    # n = 0: every sampled classifier once (independent draws; the sequences do not matter yet)
+    bad_bins = toy.edges[:-1] >= cfg.toy_eps0 - 1e-12
+    stats.put(out, "toy_bad_0", stats.share_from_counts(int(toy.q_hist[bad_bins].sum()), int(toy.q_hist.sum())))
+    out["toy_bad_theory_0"] = float(toy.theory_bad[0])
     out["toy_mean_0"] = float(toy.mean_error()[0])
+    per_bad, per_mean = toy.bad_fraction_per_set(), toy.mean_error_per_set()
+    for n in sorted({*TOY_REPORT_N, N}):
+        tag = "N" if n == N and n not in TOY_REPORT_N else f"n{n}"
+        if n > N:
+            for key in ("bad_pooled", "bad_quenched", "bad_fresh", "mean_pooled", "mean_quenched"):
+                stats.put(out, f"toy_{key}_{tag}", stats.Estimate(math.nan, math.nan, math.nan, 0))
+            for key in ("bad_formula", "mean_formula", "survivors", "sets_alive", "survivors_median", "survivors_max",
+                        "fresh_survivors"):
+                out[f"toy_{key}_{tag}"] = math.nan
+            continue
+        stats.put(out, f"toy_bad_pooled_{tag}", ratio_over_sets(bad[:, n], surv[:, n]))
+        stats.put(out, f"toy_mean_pooled_{tag}", ratio_over_sets(esum[:, n], surv[:, n]))
+        stats.put_mean(out, f"toy_bad_quenched_{tag}", per_bad[:, n])
+        stats.put_mean(out, f"toy_mean_quenched_{tag}", per_mean[:, n])
+        stats.put(out, f"toy_bad_fresh_{tag}", stats.share_from_counts(int(toy.fresh_bad[n]), int(toy.fresh_survivors[n])))
+        out[f"toy_fresh_survivors_{tag}"] = float(toy.fresh_survivors[n])
+        out[f"toy_bad_formula_{tag}"] = float(toy.theory_bad[n])
+        out[f"toy_mean_formula_{tag}"] = float(toy.theory_mean[n])
+        out[f"toy_survivors_{tag}"] = float(surv[:, n].sum())
+        out[f"toy_sets_alive_{tag}"] = float((surv[:, n] > 0).sum())
+        out[f"toy_survivors_median_{tag}"] = float(surv[:, n].median())
+        out[f"toy_survivors_max_{tag}"] = float(surv[:, n].max())
     out["toy_survival_theory_N"] = float(toy.theory_Z[N])
-    for name, per in (("mean", toy.mean_error_per_set()[:, N]), ("bad", toy.bad_fraction_per_set()[:, N])):
-        per = per[~per.isnan()]
-        out[f"toy_{name}_sets_N_min"] = float(per.min()) if per.numel() else math.nan
-        out[f"toy_{name}_sets_N_max"] = float(per.max()) if per.numel() else math.nan
+    # decay rates per training point (closed forms, no interval): the formula's local slope
+    # d log B_n / dn at n = N, the single-classifier rate log(1 - eps0), and the asymptotic
+    # B_n ~ C n^(d-2) (1 - eps0)^n, whose local slope is log(1 - eps0) + (d - 2)/n
+    if N >= 1:
+        out["toy_formula_slope_N"] = math.log(float(toy.theory_bad[N]) / float(toy.theory_bad[N - 1]))
+    out["toy_rate_single"] = math.log(1 - cfg.toy_eps0)
+    out["toy_rate_asymptotic_N"] = math.log(1 - cfg.toy_eps0) + (cfg.toy_d - 2) / max(N, 1)
+    out["toy_fresh_classifiers"] = float(toy.fresh_classifiers)
     # the n from which the simple bound (eps1 = eps0/2) drops below 1
-    grid, q, e0 = toy.grid, toy.Q, result.config.toy_eps0
+    grid, q, e0 = toy.grid, toy.Q, cfg.toy_eps0
     ratio = float(q[grid > e0].sum() / q[grid <= e0 / 2].sum())
     out["toy_bound_n_star"] = math.log(ratio) / math.log((1 - e0 / 2) / (1 - e0))
     out["toy_diverged"] = float(toy.diverged.sum())
@@ -79,15 +155,24 @@ def _toy_numbers(result: Result) -> dict[str, float]:
 
 
 def _random_numbers(result: Result, wi: int, w: str) -> dict[str, float]:
-    """Random networks of width ``widths[wi]``: their error density and guess and check at
-    ``n = random_n_max`` (survivors pooled over the training sequences)."""
+    """Random networks of width ``widths[wi]``: their error density (the ``Q`` sample) and guess and
+    check at ``n = random_n_max``: survivors (count, share of (network, sequence) pairs with a
+    bootstrap over sequences), their mean held-out error pooled over the sequences (annealed,
+    bootstrap over sequences) and averaged per sequence (quenched: one random survivor per training
+    set, the prior-conditioning counterpart of one GD run per training set)."""
     cfg, rnd = result.config, result.random
-    eps, nr = rnd.eps[wi], cfg.random_n_max
+    eps, nr = rnd.q_sample(wi), cfg.random_n_max
     gc = rnd.guess_and_check(wi)
     out = {f"{w}_params": float(cfg.params_count(wi)), f"{w}_random_median": float(eps.median()),
            f"{w}_random_q01": float(torch.quantile(eps.float(), 0.01)), f"{w}_random_nets": float(cfg.random_nets[wi]),
+           f"{w}_random_q_nets": float(len(eps)),
            f"{w}_gc_survivors": float(gc["survivors"][nr]), f"{w}_gc_pred": float(gc["pred"][nr])}
-    _put_mean(out, f"{w}_gc_mean", rnd.survivor_errors(wi, nr))
+    s, e = rnd.per_set(wi, nr)
+    out[f"{w}_gc_sets_alive"] = float((s > 0).sum())
+    stats.put(out, f"{w}_gc_mean", ratio_over_sets(e, s))
+    stats.put_mean(out, f"{w}_gc_quenched", torch.where(s > 0, e / s.clamp_min(1), torch.nan))
+    stats.put_mean(out, f"survivors_width{cfg.widths[wi]}", s / cfg.random_nets[wi])
+    out[f"survivors_width{cfg.widths[wi]}_count"] = float(s.sum())
     return out
 
 
@@ -106,6 +191,31 @@ def _gd_numbers(result: Result, wi: int, w: str) -> dict[str, float]:
     _put_mean(out, f"{w}_gd_last", test[-1], ok[-1])
     out[f"{w}_model_last"] = float(gd.model_curve(wi, [cfg.gd_n[-1]])[0])
     out[f"{w}_model_relerr"] = (out[f"{w}_model_last"] - out[f"{w}_gd_last"]) / out[f"{w}_gd_last"]
+    # the Beta model's relative error at every n above its fit range; interval from the GD mean's
+    # interval (the fit's own uncertainty is not included)
+    rels = []
+    for kk, n in enumerate(cfg.gd_n):
+        if n <= cfg.fit_n_max:
+            continue
+        g = stats.mean_ci(test[kk], ok[kk])
+        model = float(gd.model_curve(wi, [n])[0])
+        lo, hi = (model / g.hi - 1, model / g.lo - 1) if g.n > 1 and g.lo > 0 else (-math.inf, math.inf)
+        est = stats.Estimate(model / g.value - 1, min(lo, hi), max(lo, hi), g.n) if g.n else stats.Estimate(math.nan, math.nan, math.nan, 0)
+        stats.put(out, f"{w}_model_relerr_n{n}", est)
+        rels.append(est.value)
+    rels = np.array(rels, dtype=float)
+    ok_rel = rels[np.isfinite(rels)]
+    out[f"{w}_model_relerr_min"] = float(ok_rel.min()) if len(ok_rel) else math.nan
+    out[f"{w}_model_relerr_max"] = float(ok_rel.max()) if len(ok_rel) else math.nan
+    # GD against prior conditioning at the same n: GD's mean held-out error minus that of the
+    # random-network survivors (one random survivor per training set: the per-sequence mean)
+    nr = cfg.random_n_max
+    if nr in cfg.gd_n:
+        kk = cfg.gd_n.index(nr)
+        s_, e_ = result.random.per_set(wi, nr)
+        surv_mean = torch.where(s_ > 0, e_ / s_.clamp_min(1), torch.nan)
+        stats.put(out, f"{w}_gd_vs_survivors_gap_n{nr}", diff_of_means(stats.valid_values(test[kk], ok[kk]),
+                                                                      stats.valid_values(surv_mean)))
     rw, _ = gd.reweight_prediction(wi)
     mean = gd.mean(wi)
     out[f"{w}_reweight_last"] = float(rw[-1])
@@ -122,7 +232,8 @@ def numbers(result: Result) -> dict[str, float]:
     """Every number chapter 5 states, as floats. Estimates from runs come with ``_lo``, ``_hi`` (95%)
     and ``_n``; diverged GD runs are excluded everywhere (NaN when no valid run is left). Keys by
     width role: ``small_*`` = ``widths[0]``, ``large_*`` = ``widths[-1]``. Shares and means of
-    survivors (``toy_bad_*``, ``toy_mean_N``, ``*_gc_mean``) are pooled over training sets."""
+    survivors are pooled over training sets (``*_pooled_*``, ``*_gc_mean``: annealed, bootstrap over
+    sets) or averaged per set (``*_quenched_*``, ``*_gc_quenched``), see :func:`_toy_numbers`."""
     out = {**_config_numbers(result), **_toy_numbers(result)}
     for wi in range(len(result.config.widths)):
         w = width_key(result, wi)
@@ -132,6 +243,10 @@ def numbers(result: Result) -> dict[str, float]:
     gap = (m0 - m1).abs()
     out["width_gap_max"] = float(np.nanmax(gap.numpy())) if (~gap.isnan()).any() else math.nan
     out["width_gap_last"] = float(m0[-1] - m1[-1])
+    nr = result.config.random_n_max
+    if f"large_gd_vs_survivors_gap_n{nr}" in out:  # the over-parameterized width, under the issue's name
+        for sfx in ("", "_lo", "_hi", "_n"):
+            out[f"gd_vs_survivors_gap_n{nr}{sfx}"] = out[f"large_gd_vs_survivors_gap_n{nr}{sfx}"]
     out["random_diverged"] = float(result.random.diverged.sum())
     out["gd_diverged"] = float(result.gd.diverged.sum())
     out["gd_runs"] = float(result.gd.diverged.numel())
@@ -142,33 +257,64 @@ def _est(nums: dict[str, float], key: str) -> stats.Estimate:
     return stats.Estimate(nums[key], nums[f"{key}_lo"], nums[f"{key}_hi"], int(nums[f"{key}_n"]))
 
 
+def _fmt(nums: dict[str, float], key: str) -> str:
+    return f"{_est(nums, key):.3g}"
+
+
 def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows of the closing table: the papers' statements (with where), our numbers with their 95%
-    intervals, our scale, and how many runs diverged."""
+    """Rows of the closing table: the papers' statements (with where) and whether we reproduced them
+    (in the "paper" text: reproduced yes / partly / no, and why), our numbers with their 95%
+    intervals and counts, our scale, and how many runs diverged."""
     s, cfg = numbers(result), result.config
-    toy_scale = (f"perceptron d={cfg.toy_d}, {cfg.toy_classifiers:,} classifiers, "
-                 f"{cfg.toy_train_sets} training sequences")
+    toy_scale = (f"perceptron d={cfg.toy_d}, {cfg.toy_classifiers:,} classifiers x {cfg.toy_train_sets} shared "
+                 f"training sequences; fresh-set control {cfg.toy_fresh:,} classifiers")
     mn = f"MNIST {cfg.classes[0]} vs {cfg.classes[1]}, {28 // cfg.pool}x{28 // cfg.pool} px, test n={result.n_test}"
-    w0, w1, N = cfg.widths[0], cfg.widths[-1], cfg.toy_n_max
-    return [
-        {"quantity": f"fraction of zero-error solutions with error > {cfg.toy_eps0:g} at n={N}, pooled over "
-                     f"training sequences (toy; theory {s['toy_bad_theory_N']:.3g})",
-         "paper": "decays exponentially in n (qualitative; 2211.03570, abstract)",
-         "ours": f"{_est(s, 'toy_bad_N'):.3g}", "scale": toy_scale},
-        {"quantity": f"mean true error of zero-error perceptrons at n={N} (toy; theory {s['toy_mean_theory_N']:.3g})",
-         "paper": "not reported (the toy is ours)", "ours": f"{_est(s, 'toy_mean_N'):.3g}", "scale": toy_scale},
-        {"quantity": f"guess and check, width {w1}: mean test error of survivors at n={cfg.random_n_max} "
-                     f"(formula from sampled Q: {s['large_gc_pred']:.3g})",
-         "paper": "random-sampling experiments on synthetic data and an MNIST subset (2211.03570, abstract; values not checked)",
-         "ours": f"{_est(s, 'large_gc_mean'):.3g}", "scale": f"{mn}, {cfg.random_nets[-1]:,} random nets"},
-        {"quantity": f"GD-trained width {w1}: test error at n={cfg.gd_n[-1]} (Beta model fitted on "
-                     f"n<={cfg.fit_n_max}: {s['large_model_last']:.3g})",
-         "paper": "model learning curves align with MNIST and CIFAR-10 (2410.16868, abstract; their density model not checked)",
-         "ours": f"{_est(s, 'large_gd_last'):.3g}", "scale": f"{mn}, {cfg.gd_seeds} seeds per n, {cfg.steps} GD steps"},
-        {"quantity": f"largest gap between the GD learning curves of widths {w0} and {w1} ({s['param_ratio']:.0f}x the parameters)",
-         "paper": "bounds do not depend on the parameter count (qualitative; both abstracts)", "ours": s["width_gap_max"],
-         "scale": f"{mn}, n={cfg.gd_n[0]}..{cfg.gd_n[-1]}"},
+    w0, w1 = cfg.widths[0], cfg.widths[-1]
+    nt = max(n for n in TOY_REPORT_N if n <= cfg.toy_n_max) if cfg.toy_n_max >= min(TOY_REPORT_N) else cfg.toy_n_max
+    tag = f"n{nt}" if nt in TOY_REPORT_N else "N"
+    nr = cfg.random_n_max
+    gap_key = f"large_gd_vs_survivors_gap_n{nr}"
+    rel = ", ".join(f"n={n}: {s[f'large_model_relerr_n{n}']:+.2f}" for n in cfg.gd_n if n > cfg.fit_n_max)
+    rows = [
+        {"quantity": f"share of zero-training-error perceptrons with error > {cfg.toy_eps0:g} at n={nt} "
+                     f"(toy; formula {s[f'toy_bad_formula_{tag}']:.3g}): pooled over sequences (annealed) / "
+                     f"fresh set per classifier",
+         "paper": "falls exponentially in n (2211.03570, abstract) — reproduced: yes, for the annealed average "
+                  "that the formula describes (the toy and the formula are ours)",
+         "ours": f"{_fmt(s, f'toy_bad_pooled_{tag}')} / {_fmt(s, f'toy_bad_fresh_{tag}')}", "scale": toy_scale},
+        {"quantity": f"same share, per training sequence and then averaged (quenched: what one learner sees), n={nt}",
+         "paper": "not discussed in the abstracts — our addition",
+         "ours": _fmt(s, f"toy_bad_quenched_{tag}"), "scale": toy_scale},
+        {"quantity": f"guess and check, width {w1}: survivors of n={nr} points and their mean held-out error, "
+                     f"pooled (formula from the sampled Q: {s['large_gc_pred']:.3g})",
+         "paper": "random sampling on synthetic data and an MNIST subset (2211.03570, abstract) — reproduced: "
+                  "partly (survivors few; values of the paper not quoted)",
+         "ours": f"{s[f'survivors_width{w1}_count']:.0f} (network, sequence) pairs of {cfg.random_nets[-1]:,} x "
+                 f"{cfg.random_train_sets}; {_fmt(s, 'large_gc_mean')}",
+         "scale": f"{mn}, {cfg.random_nets[-1]:,} random nets, {cfg.random_train_sets} sequences"},
+    ]
+    if gap_key in s:
+        rows.append(
+            {"quantity": f"GD-trained width {w1} minus random-network survivors (one per training set), "
+                         f"held-out error at n={nr}",
+             "paper": "the survival argument applied to trained networks (2410.16868, abstract) — reproduced: "
+                      + ("no (GD's solutions differ from prior conditioning: the interval excludes 0)"
+                         if s[f"{gap_key}_hi"] < 0 or s[f"{gap_key}_lo"] > 0 else
+                         "not decided (the interval includes 0)"),
+             "ours": _fmt(s, gap_key), "scale": f"{mn}, {cfg.gd_seeds} GD seeds, {cfg.random_train_sets} sequences"})
+    rows += [
+        {"quantity": f"GD-trained width {w1}: test error at n={cfg.gd_n[-1]}; Beta model (a phenomenological "
+                     f"fit on n<={cfg.fit_n_max}) predicts {s['large_model_last']:.3g}; its relative error {rel}",
+         "paper": "model learning curves align with MNIST and CIFAR-10 (2410.16868, abstract) — reproduced: partly "
+                  "(our Beta family, not the paper's density model; errors of tens of percent)",
+         "ours": _fmt(s, "large_gd_last"), "scale": f"{mn}, {cfg.gd_seeds} seeds per n, {cfg.steps} GD steps"},
+        {"quantity": f"largest gap between the GD learning curves of widths {w0} and {w1} "
+                     f"({cfg.params_count(0):,} and {cfg.params_count(len(cfg.widths) - 1):,} parameters)",
+         "paper": "bounds do not depend on the parameter count (both abstracts) — reproduced: partly (both widths "
+                  "over-parameterized and of one NTK-scaled family; the toy's curve does depend on d)",
+         "ours": f"{s['width_gap_max']:.3g}", "scale": f"{mn}, n={cfg.gd_n[0]}..{cfg.gd_n[-1]}"},
         {"quantity": "diverged GD runs (excluded from every statistic)", "paper": "not reported",
          "ours": f"{s['gd_diverged']:.0f} of {s['gd_runs']:.0f}",
          "scale": "the toy and the random networks train nothing (0 diverged)"},
     ]
+    return rows

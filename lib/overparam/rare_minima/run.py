@@ -36,14 +36,22 @@ def _seed(cfg: Config, part: str, *names: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Toy:
-    """The perceptron toy (pooled = summed over the ``R`` training sequences before dividing).
+    """The perceptron toy on ``R`` shared training sequences, plus the fresh-set control.
 
-    ``hist (R, N+1, B)``: survivors of the first ``n`` points per sequence and error bin;
+    Shared sequences (the same ``M`` classifiers checked on each of ``R`` nested sequences):
+    ``hist (R, N+1, B)`` survivors of the first ``n`` points per sequence and error bin;
     ``survivors``, ``bad``, ``eps_sum (R, N+1)``; ``q_hist (B,)`` errors of all classifiers;
-    ``edges (B+1,)``; ``survivor_eps``: true errors of the survivors of all ``N`` points (pooled over
-    the sequences); the formulas on ``grid (G,)``: ``Q``, ``theory_Z``/``theory_mean``/``theory_bad``
-    ``(N+1,)``, ``theory_density (N+1, G)``, ``bound (N+1,)``. ``diverged (R,)``: all False (nothing
-    is trained).
+    ``edges (B+1,)``; ``survivor_eps``: true errors of the survivors of all ``N`` points (all
+    sequences together). Fresh-set control (each of ``fresh_classifiers`` other classifiers checked on
+    its own sequence, so survivors are independent): ``fresh_survivors``, ``fresh_bad``,
+    ``fresh_eps_sum (N+1,)``. The formulas on ``grid (G,)``: ``Q``, ``theory_Z``/``theory_mean``/
+    ``theory_bad (N+1,)``, ``theory_density (N+1, G)``, ``bound (N+1,)``. ``diverged (R,)``: all False
+    (nothing is trained).
+
+    Two averages over training sets (Schwartz et al. 1990): *pooled* (annealed) = survivors of all
+    sequences counted together, a ratio of sums, which estimates the formula's ratio of expectations;
+    *per set* (quenched) = each sequence's own share, averaged over the sequences, what one learner
+    with one training set sees.
     """
 
     hist: torch.Tensor
@@ -53,6 +61,10 @@ class Toy:
     q_hist: torch.Tensor
     edges: torch.Tensor
     survivor_eps: torch.Tensor
+    fresh_survivors: torch.Tensor
+    fresh_bad: torch.Tensor
+    fresh_eps_sum: torch.Tensor
+    fresh_classifiers: int
     grid: torch.Tensor
     Q: torch.Tensor
     theory_Z: torch.Tensor
@@ -68,7 +80,7 @@ class Toy:
         return torch.arange(self.survivors.shape[1])
 
     def bad_fraction(self) -> torch.Tensor:
-        """Share of survivors with error > eps0, pooled over training sequences, ``(N+1,)``."""
+        """Share of survivors with error > eps0, pooled over training sequences, ``(N+1,)`` (annealed)."""
         return self.bad.sum(0) / self.survivors.sum(0).clamp_min(1)
 
     def bad_fraction_per_set(self) -> torch.Tensor:
@@ -100,30 +112,66 @@ def _first_mistake(wrong: torch.Tensor) -> torch.Tensor:
     return torch.where(any_wrong, first, torch.full_like(first, N))
 
 
+def _first_mistake_one(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dense_points: int = 8) -> torch.Tensor:
+    """First training mistake of each perceptron ``w (M, d)`` on one sequence ``x (N, d)``, ``y (N,)``:
+    ``(M,)`` long, ``N`` where it makes none. The first ``dense_points`` points are checked for all
+    classifiers in one matmul; after that only the survivors are touched (work ``~ M (dense_points +
+    sum_n Z_n)`` rather than ``M N``)."""
+    # on a GPU one dense (M, N) matmul per sequence is cheaper than N small launches
+    N = x.shape[0]
+    K = N if w.device.type == "cuda" else min(N, dense_points)
+    wrong = (w @ x[:K].T) * y[:K] <= 0  # (M, K)
+    first = torch.where(wrong.any(1), wrong.to(torch.uint8).argmax(1).long(), N)
+    alive = torch.nonzero(first == N).flatten()
+    for n in range(K, N):
+        if alive.numel() == 0:
+            break
+        wrong = (w[alive] @ x[n]) * y[n] <= 0
+        first[alive[wrong]] = n
+        alive = alive[~wrong]
+    return first
+
+
 def _first_mistake_sequential(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dense_points: int = 8) -> torch.Tensor:
     """First training mistake of each perceptron ``w (M, d)`` on each nested sequence ``x (R, N, d)``,
-    ``y (R, N)``: ``(R, M)``, ``N`` where it makes none.
-
-    Rejection as the paper describes it: present the points one at a time and drop a classifier at
-    its first mistake. The first ``dense_points`` points are checked for all classifiers in one
-    matmul; after that only survivors are touched, so the work is ``~ M (dense_points + sum_n Z_n)``
-    rather than ``M N``.
-    """
-    R, N, _ = x.shape
-    M = w.shape[0]
-    K = min(N, dense_points)
-    first = torch.full((R, M), N, dtype=torch.long, device=w.device)
+    ``y (R, N)``: ``(R, M)``, ``N`` where it makes none (rejection as the paper describes it: drop a
+    classifier at its first mistake). One :func:`_first_mistake_one` per sequence."""
     w, x, y = w.float(), x.float(), y.float()  # signs only: float32 is plenty (ties have measure zero)
-    for r in range(R):  # training sequences (not models): a handful
-        # the first K points for every classifier at once (one matmul), then only the survivors
-        wrong = (w @ x[r, :K].T) * y[r, :K] <= 0  # (M, K)
-        first[r] = torch.where(wrong.any(1), wrong.to(torch.uint8).argmax(1), N)
-        alive = torch.nonzero(first[r] == N).flatten()
-        for n in range(K, N):
-            wrong = (w[alive] @ x[r, n]) * y[r, n] <= 0
-            first[r, alive[wrong]] = n
-            alive = alive[~wrong]
+    return torch.stack([_first_mistake_one(w, x[r], y[r], dense_points) for r in range(x.shape[0])])
+
+
+def _first_mistake_fresh(eps: torch.Tensor, N: int, g: torch.Generator, dense_points: int = 8) -> torch.Tensor:
+    """First mistake of each perceptron on its *own* sequence of ``N`` Gaussian points labelled by the
+    teacher: ``(M,)``, ``N`` where it makes none. ``eps (M,)`` are the angles to the teacher over pi.
+
+    Only the plane of ``w`` and ``w*`` matters: with ``u = w* . x`` and ``z`` the component of ``x``
+    along the unit vector of ``w`` orthogonal to ``w*`` (independent standard normals for isotropic
+    ``x``), ``w . x = cos(theta) u + sin(theta) z``. So each point is two normals (drawn from ``g``, on
+    the CPU), and points are drawn only for the classifiers still alive, ``dense_points`` at a time.
+    """
+    M, dev = eps.shape[0], g.device
+    theta = eps.to(dev).double() * math.pi
+    cos, sin = theta.cos().float(), theta.sin().float()
+    first = torch.full((M,), N, dtype=torch.long, device=dev)
+    alive = torch.arange(M, device=dev)
+    for start in range(0, N, dense_points):
+        if alive.numel() == 0:
+            break
+        K = min(dense_points, N - start)
+        u, z = torch.randn(2, alive.numel(), K, generator=g, device=dev)
+        wrong = (cos[alive, None] * u + sin[alive, None] * z) * u <= 0  # sign(w.x) != sign(w*.x)
+        hit = wrong.any(1)
+        first[alive[hit]] = start + wrong[hit].to(torch.uint8).argmax(1).long()
+        alive = alive[~hit]
     return first
+
+
+def _generator(seed: int, dev: torch.device) -> torch.Generator:
+    """A generator on the CPU (the same numbers on every machine), or on the GPU when ``dev`` is one
+    (the ``paper`` preset's bulk draws; different numbers from the CPU's, same distribution)."""
+    if dev.type == "cuda":
+        return torch.Generator(device=dev).manual_seed(seed)
+    return cpu_generator(seed)
 
 
 def _toy_sequences(cfg: Config, dev: torch.device):
@@ -136,35 +184,59 @@ def _toy_sequences(cfg: Config, dev: torch.device):
     return teacher.to(dev), x.to(dev), y.to(dev)
 
 
+def _toy_classifiers(cfg: Config, part: str, c: int, mc: int, teacher: torch.Tensor, dev: torch.device):
+    """Chunk ``c`` of ``mc`` classifiers uniform on the sphere and their closed-form true errors."""
+    w = torch.randn(mc, cfg.toy_d, generator=cpu_generator(_seed(cfg, part, c)), dtype=torch.float64).to(dev)
+    w = w / w.norm(dim=1, keepdim=True)
+    return w, torch.arccos((w @ teacher).clamp(-1, 1)) / math.pi
+
+
 def _toy_counts(cfg: Config, dev: torch.device) -> dict[str, torch.Tensor]:
     """Rejection over ``toy_classifiers`` perceptrons in chunks: counts by (sequence, first mistake,
     error bin), error sums, the histogram of all errors, and the errors of the full survivors."""
-    d, M, R, N, B = cfg.toy_d, cfg.toy_classifiers, cfg.toy_train_sets, cfg.toy_n_max, cfg.toy_bins
+    M, R, N, B = cfg.toy_classifiers, cfg.toy_train_sets, cfg.toy_n_max, cfg.toy_bins
     teacher, x, y = _toy_sequences(cfg, dev)
-    counts = torch.zeros(R * (N + 1) * B, dtype=torch.float64, device=dev)  # (r, first mistake, bin)
-    eps_sum = torch.zeros(R * (N + 1), dtype=torch.float64, device=dev)
+    xf, yf = x.float(), y.float()
+    counts = torch.zeros(R, (N + 1) * B, dtype=torch.float64, device=dev)  # (r, first mistake * B + bin)
+    eps_sum = torch.zeros(R, N + 1, dtype=torch.float64, device=dev)
     q_hist = torch.zeros(B, dtype=torch.float64, device=dev)
-    r_off = (torch.arange(R, device=dev) * (N + 1))[:, None]
     survivor_eps = []
     for c, start in enumerate(range(0, M, cfg.toy_chunk)):
-        mc = min(cfg.toy_chunk, M - start)
-        w = torch.randn(mc, d, generator=cpu_generator(_seed(cfg, "toy_classifiers", c)), dtype=torch.float64).to(dev)
-        w = w / w.norm(dim=1, keepdim=True)
-        eps = torch.arccos((w @ teacher).clamp(-1, 1)) / math.pi  # (mc,) closed-form true error
-        first = _first_mistake_sequential(w, x, y)  # (R, mc)
+        w, eps = _toy_classifiers(cfg, "toy_classifiers", c, min(cfg.toy_chunk, M - start), teacher, dev)
         bins = (eps * B).long().clamp(max=B - 1)
-        key_rk = (r_off + first).reshape(-1)
-        counts += torch.bincount(key_rk * B + bins.repeat(R), minlength=counts.numel()).to(torch.float64)
-        eps_sum += torch.bincount(key_rk, weights=eps.repeat(R), minlength=eps_sum.numel())
         q_hist += torch.bincount(bins, minlength=B).to(torch.float64)
-        survivor_eps.append(eps.repeat(R)[(first == N).reshape(-1)])
-    return {"counts": counts.reshape(R, N + 1, B), "eps_sum": eps_sum.reshape(R, N + 1), "q_hist": q_hist,
-            "survivor_eps": torch.cat(survivor_eps)}
+        wf = w.float()
+        for r in range(R):  # training sequences, not models: one matmul each
+            first = _first_mistake_one(wf, xf[r], yf[r])
+            counts[r] += torch.bincount(first * B + bins, minlength=(N + 1) * B).to(torch.float64)
+            eps_sum[r] += torch.bincount(first, weights=eps, minlength=N + 1)
+            survivor_eps.append(eps[first == N])
+    return {"counts": counts.reshape(R, N + 1, B), "eps_sum": eps_sum, "q_hist": q_hist,
+            "survivor_eps": torch.cat(survivor_eps), "teacher": teacher}
+
+
+def _toy_fresh(cfg: Config, teacher: torch.Tensor, dev: torch.device) -> dict[str, torch.Tensor]:
+    """The fresh-set control: ``toy_fresh`` classifiers, each on its own training sequence. Returns
+    survivors, bad survivors and their error sums for ``n = 0..N`` (each ``(N+1,)``)."""
+    M, N, e0 = cfg.toy_fresh, cfg.toy_n_max, cfg.toy_eps0
+    counts = torch.zeros(N + 1, dtype=torch.float64)
+    bad = torch.zeros(N + 1, dtype=torch.float64)
+    esum = torch.zeros(N + 1, dtype=torch.float64)
+    for c, start in enumerate(range(0, M, cfg.toy_chunk)):
+        w, eps = _toy_classifiers(cfg, "toy_fresh_classifiers", c, min(cfg.toy_chunk, M - start), teacher, dev)
+        first = _first_mistake_fresh(eps, N, _generator(_seed(cfg, "toy_fresh_data", c), dev)).cpu()
+        eps = eps.cpu()
+        counts += torch.bincount(first, minlength=N + 1).double()
+        bad += torch.bincount(first, weights=(eps >= e0 - 1e-12).double(), minlength=N + 1)
+        esum += torch.bincount(first, weights=eps, minlength=N + 1)
+    rev = lambda t: t.flip(0).cumsum(0).flip(0)  # survivors of the first n: first mistake >= n  # noqa: E731
+    return {"survivors": rev(counts), "bad": rev(bad), "eps_sum": rev(esum)}
 
 
 def run_toy(cfg: Config, dev: torch.device) -> Toy:
     """The perceptron toy (see the package docstring, part (a))."""
     raw = _toy_counts(cfg, dev)
+    fresh = _toy_fresh(cfg, raw["teacher"], dev)
     # survivors of the first n points: first mistake index >= n -> reversed cumulative sums
     hist = raw["counts"].flip(1).cumsum(1).flip(1)  # (R, N+1, B)
     esum = raw["eps_sum"].flip(1).cumsum(1).flip(1)  # (R, N+1)
@@ -176,7 +248,9 @@ def run_toy(cfg: Config, dev: torch.device) -> Toy:
     th = survivor_theory(grid, q, ns, cfg.toy_eps0)
     return Toy(
         hist=hist.cpu(), survivors=hist.sum(-1).cpu(), bad=(hist * bad_bins).sum(-1).cpu(), eps_sum=esum.cpu(),
-        q_hist=raw["q_hist"].cpu(), edges=edges, survivor_eps=raw["survivor_eps"].cpu(), grid=grid, Q=q,
+        q_hist=raw["q_hist"].cpu(), edges=edges, survivor_eps=raw["survivor_eps"].cpu(),
+        fresh_survivors=fresh["survivors"], fresh_bad=fresh["bad"], fresh_eps_sum=fresh["eps_sum"],
+        fresh_classifiers=cfg.toy_fresh, grid=grid, Q=q,
         theory_Z=th["Z"], theory_mean=th["mean"], theory_bad=th["bad"], theory_density=th["density"],
         bound=bad_fraction_bound(grid, q, ns, cfg.toy_eps0),
         diverged=torch.zeros(cfg.toy_train_sets, dtype=torch.bool),
@@ -220,14 +294,22 @@ def _net(cfg: Config, width: int) -> models.TwoLayerReLU:
 
 @dataclass(frozen=True, eq=False)
 class RandomNets:
-    """Random networks at initialization, one entry per width: ``eps[i] (M_i,)`` held-out errors,
-    ``first[i] (R, M_i)`` first training mistake on each of ``R`` nested sequences of ``n_max``
-    training-pool points (``n_max`` if none). ``diverged``: all False (nothing is trained)."""
+    """Random networks at initialization, one entry per width: ``eps[i] (M_i,)`` held-out errors
+    (measured for the first ``q_nets[i]`` networks, the sample of ``Q``, and for every network that
+    survives all ``n_max`` points of some sequence; NaN elsewhere), ``first[i] (R, M_i)`` first
+    training mistake on each of ``R`` nested sequences of ``n_max`` training-pool points (``n_max``
+    if none). ``diverged``: all False (nothing is trained)."""
 
     eps: tuple[torch.Tensor, ...]
     first: tuple[torch.Tensor, ...]
     n_max: int
     diverged: torch.Tensor
+    q_nets: tuple[int, ...] = ()
+
+    def q_sample(self, wi: int) -> torch.Tensor:
+        """Held-out errors of the ``Q`` sample of width ``wi`` (the first ``q_nets[wi]`` networks)."""
+        q = self.q_nets[wi] if self.q_nets else len(self.eps[wi])
+        return self.eps[wi][:q]
 
     def alive(self, wi: int, n: int) -> torch.Tensor:
         """``(R, M_i)`` bool: networks of width ``wi`` with no mistake on the first ``n`` points."""
@@ -235,32 +317,58 @@ class RandomNets:
 
     def survivor_errors(self, wi: int, n: int) -> torch.Tensor:
         """Held-out errors of the survivors of ``n`` points, pooled over the sequences (a network
-        that survives two sequences counts twice)."""
+        that survives two sequences counts twice). Only for ``n == n_max`` (or ``n`` with all
+        errors measured) is every survivor's error known."""
         return self.eps[wi].expand_as(self.first[wi])[self.alive(wi, n)]
 
+    def per_set(self, wi: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(survivors, error sum)`` per sequence, each ``(R,)``, after ``n`` points."""
+        alive = self.alive(wi, n)
+        return alive.sum(1).double(), (alive * self.eps[wi].nan_to_num(0.0)).sum(1)
+
     def guess_and_check(self, wi: int) -> dict[str, torch.Tensor]:
-        """For ``n = 0..n_max``: ``survivors``, their pooled mean held-out error ``mean`` (NaN if
-        none), and the formula's prediction ``pred`` from the sampled ``Q`` with its ``ess``."""
+        """For ``n = 0..n_max``: ``survivors`` (pooled over the sequences), and the formula's prediction
+        ``pred`` from the sampled ``Q`` with its ``ess``; ``mean``: the survivors' pooled mean held-out
+        error, only at ``n_max`` (where every survivor's error is measured; NaN elsewhere and when none
+        survive)."""
         ns = torch.arange(self.n_max + 1)
-        alive = self.first[wi][None, :, :] >= ns[:, None, None]  # (n, R, M)
-        surv = alive.sum((1, 2)).double()
-        mean = (alive * self.eps[wi]).sum((1, 2)) / surv.clamp_min(1)
+        surv = torch.stack([self.alive(wi, int(n)).sum() for n in ns]).double()
+        mean = torch.full((len(ns),), float("nan"), dtype=torch.float64)
+        if surv[-1] > 0:
+            mean[-1] = self.survivor_errors(wi, self.n_max).mean()
         pred, ess = self.q_prediction(wi, ns)
-        return {"n": ns, "survivors": surv, "mean": torch.where(surv > 0, mean, torch.nan), "pred": pred, "ess": ess}
+        return {"n": ns, "survivors": surv, "mean": mean, "pred": pred, "ess": ess}
 
     def q_prediction(self, wi: int, ns) -> tuple[torch.Tensor, torch.Tensor]:
-        """The learning curve ``E_n`` predicted from the random networks' error sample, and its
-        effective sample size ``(sum w)^2 / sum w^2`` with ``w = (1-eps)^n``."""
-        eps = self.eps[wi]
+        """The learning curve ``E_n`` predicted from the ``Q`` sample's errors, and its effective
+        sample size ``(sum w)^2 / sum w^2`` with ``w = (1-eps)^n``."""
+        eps = self.q_sample(wi)
         ns = torch.as_tensor(ns, dtype=torch.float64)
         logw = ns[:, None] * torch.log1p(-eps.clamp(max=1 - 1e-12))[None, :]
         w = torch.exp(logw - logw.max(1, keepdim=True).values)
         return (w * eps).sum(1) / w.sum(1), w.sum(1) ** 2 / w.square().sum(1)
 
 
+def _random_params(model: models.TwoLayerReLU, members: int, seed: int, dev: torch.device) -> dict:
+    """``members`` random networks at initialization. On the CPU: ``model.init`` (float64 draws, cast
+    to float32; reproducible everywhere). On a GPU: the same distribution (w, b, a ~ N(0, 1)) drawn
+    directly on the device in float32 (the ``paper`` preset draws ~10^9 numbers; on the CPU in float64
+    that alone took most of the run)."""
+    if dev.type != "cuda":
+        return model.init(members, seed=seed, device=dev)
+    g = _generator(seed, dev)
+    m, d = model.width, model.d
+    p = {"w": model.init_scale * torch.randn(members, m, d, generator=g, device=dev)}
+    if model.bias:
+        p["b"] = model.init_scale * torch.randn(members, m, generator=g, device=dev)
+    p["a"] = model.init_scale * torch.randn(members, m, generator=g, device=dev)
+    return p
+
+
 def _random_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Errors of ``random_nets[wi]`` random networks and their first training mistakes."""
-    width, M = cfg.widths[wi], cfg.random_nets[wi]
+    """Held-out errors (of the ``Q`` sample and of the survivors) of ``random_nets[wi]`` random
+    networks and their first training mistakes on the ``random_train_sets`` sequences."""
+    width, M, Mq = cfg.widths[wi], cfg.random_nets[wi], min(cfg.random_q_nets[wi], cfg.random_nets[wi])
     R, N = cfg.random_train_sets, cfg.random_n_max
     model = _net(cfg, width)
     g = cpu_generator(_seed(cfg, "random_sequences", width))
@@ -271,11 +379,17 @@ def _random_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int) 
     eps, first = [], []
     for c, start in enumerate(range(0, M, chunk)):
         mc = min(chunk, M - start)
-        p = model.init(mc, seed=_seed(cfg, "random_init", width, c), device=dev)
+        p = _random_params(model, mc, _seed(cfg, "random_init", width, c), dev)
         with torch.no_grad():
-            eps.append((torch.sign(random_relu_outputs(model, p, xte)) != yte).float().mean(1).double())
             wrong = torch.sign(random_relu_outputs(model, p, xs)).reshape(mc, R, N) != ys
-        first.append(_first_mistake(wrong.permute(1, 2, 0)))
+            f = _first_mistake(wrong.permute(1, 2, 0))  # (R, mc)
+            need = (torch.arange(start, start + mc, device=dev) < Mq) | (f == N).any(0)
+            e = torch.full((mc,), float("nan"), dtype=torch.float64, device=dev)
+            if need.any():
+                sub = {k: v[need] for k, v in p.items()}
+                e[need] = (torch.sign(random_relu_outputs(model, sub, xte)) != yte).float().mean(1).double()
+        eps.append(e)
+        first.append(f)
     return torch.cat(eps).cpu(), torch.cat(first, 1).cpu()
 
 
@@ -283,7 +397,8 @@ def run_random(cfg: Config, dev: torch.device, sp: data.MNISTSplit) -> RandomNet
     """Guess and check for every width (see the package docstring, part (b))."""
     out = [_random_width(cfg, dev, sp, wi) for wi in range(len(cfg.widths))]
     return RandomNets(eps=tuple(e for e, _ in out), first=tuple(f for _, f in out), n_max=cfg.random_n_max,
-                      diverged=torch.zeros(sum(cfg.random_nets), dtype=torch.bool))
+                      diverged=torch.zeros(sum(cfg.random_nets), dtype=torch.bool),
+                      q_nets=tuple(min(q, m) for q, m in zip(cfg.random_q_nets, cfg.random_nets)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -387,18 +502,28 @@ class Result:
     n_pool: int
 
 
+#: Per-unit costs measured with one CPU thread (book preset, 2 cores) and rough GPU rates (H100/H200
+#: class, float32): seconds per (classifier x shared sequence), per fresh-set classifier, per
+#: (hidden unit x input point) of the random networks, and the GD flop rate.
+_COST = {"cpu": {"toy": 2.0e-7, "fresh": 8e-7, "unit_point": 2e-8, "flops": 1.5e10, "step": 0.004},
+         "cuda": {"toy": 2e-9, "fresh": 2e-8, "unit_point": 5e-12, "flops": 3e12, "step": 0.0006}}
+
+
 def estimate_seconds(cfg: Config, device="cpu") -> float:
-    """A rough flop-count estimate of :func:`run`'s wall time (far too low for the ``paper`` preset on
-    a GPU: an H100 run took more than 5.5 minutes, see bench/README.md)."""
-    dev = resolve_device(device)
-    flops = 2.0 * cfg.toy_classifiers * cfg.toy_train_sets * cfg.toy_n_max * cfg.toy_d
+    """An estimate of :func:`run`'s wall time from per-part unit costs (see ``_COST``; the CPU rates are
+    measured on one thread, the GPU rates are rough). The toy's shared sequences, its fresh-set control,
+    the random networks (training sequences for all, the held-out set for the ``Q`` sample and the
+    survivors), and the GD runs; :func:`run` prints each part's time as it ends."""
+    kind = "cuda" if str(device).startswith("cuda") else resolve_device(device).type  # no GPU needed to estimate
+    c = _COST["cuda" if kind == "cuda" else "cpu"]
+    t = c["toy"] * cfg.toy_classifiers * cfg.toy_train_sets * max(1.0, cfg.toy_n_max / 60)
+    t += c["fresh"] * cfg.toy_fresh * max(1.0, cfg.toy_n_max / 60)
     D = cfg.d_input
-    n_eval = 400 + cfg.random_train_sets * cfg.random_n_max
-    for w, M in zip(cfg.widths, cfg.random_nets):
-        flops += 2.0 * M * n_eval * D * w
-        flops += 6.0 * cfg.gd_seeds * sum(cfg.gd_n) * D * w * cfg.steps
-    rate = 3e12 if dev.type == "cuda" else 1.5e10
-    return float(flops / rate + (0.004 if dev.type == "cpu" else 0.0006) * cfg.steps * len(cfg.gd_n) * len(cfg.widths))
+    for w, M, Mq in zip(cfg.widths, cfg.random_nets, cfg.random_q_nets):
+        points = M * cfg.random_train_sets * cfg.random_n_max + min(M, Mq) * 400
+        t += c["unit_point"] * w * points * D / 49
+        t += 6.0 * cfg.gd_seeds * sum(cfg.gd_n) * D * w * cfg.steps / c["flops"]
+    return float(t + c["step"] * cfg.steps * len(cfg.gd_n) * len(cfg.widths))
 
 
 def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
