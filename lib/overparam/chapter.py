@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -51,6 +52,7 @@ __all__ = [
     "derive_seed",
     "Timer",
     "announce",
+    "max_run_seconds",
 ]
 
 PRESET_NAMES = ("smoke", "book", "paper")
@@ -264,7 +266,35 @@ class Timer:
         return {**self.seconds, "total": sum(self.seconds.values())}
 
 
+#: ``run`` refuses a configuration whose estimate exceeds this many seconds (a typo such as
+#: ``seeds=10**6`` should fail at once, not after hours). Override with the environment variable
+#: ``OVERPARAM_MAX_RUN_SECONDS`` (``inf``: no limit) or by setting this attribute.
+MAX_RUN_SECONDS = 24 * 3600.0
+
+
+def max_run_seconds() -> float:
+    """The limit on a run's estimated time: ``OVERPARAM_MAX_RUN_SECONDS`` if set, else :data:`MAX_RUN_SECONDS`."""
+    env = os.environ.get("OVERPARAM_MAX_RUN_SECONDS")
+    if env is None:
+        return float(MAX_RUN_SECONDS)
+    try:
+        value = float(env)
+    except ValueError:
+        raise ValueError(f"OVERPARAM_MAX_RUN_SECONDS must be a number of seconds or 'inf'; got {env!r}") from None
+    if not value > 0:
+        raise ValueError(f"OVERPARAM_MAX_RUN_SECONDS must be positive; got {env!r}")
+    return value
+
+
 def announce(chapter: str, seconds: float, device: Any, progress: bool = True) -> None:
-    """Print the run-time estimate before long work (only when it exceeds 10 s, and ``progress``)."""
+    """Refuse a run estimated above :func:`max_run_seconds`, before any work; otherwise print the
+    estimate when it exceeds 10 s (and ``progress``)."""
+    limit = max_run_seconds()
+    if seconds > limit:
+        raise ValueError(
+            f"{chapter}: this configuration is estimated at {seconds:,.0f} s on {device}, above the limit of "
+            f"{limit:,.0f} s; lower the seeds, widths, sample sizes or steps, run it on a GPU, or set "
+            f"OVERPARAM_MAX_RUN_SECONDS=inf to run it anyway"
+        )
     if progress and seconds > 10:
         print(f"{chapter}: estimated {seconds:.0f} s on {device}", file=sys.stderr, flush=True)
