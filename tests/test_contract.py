@@ -81,8 +81,9 @@ def test_chapter_offers_the_contract_names(name):
         assert live[key].default == spec.value, f"live({key}=...) default differs from its slider's"
     assert isinstance(ch.CLAIM, str) and ch.CLAIM
     for preset in ch.PRESETS:
-        est = ch.estimate_seconds(ch.config(preset), "cpu")
-        assert isinstance(est, float) and est > 0
+        for device in ("cpu", "cuda"):  # a GPU estimate is for planning: it needs no GPU
+            est = ch.estimate_seconds(ch.config(preset), device)
+            assert isinstance(est, float) and 0 < est < math.inf, f"estimate_seconds({preset!r}, {device!r}) = {est!r}"
 
 
 @pytest.mark.parametrize("name", CHAPTERS)
