@@ -208,6 +208,15 @@ def test_all_diverged_width_reports_nan_not_zero(smoke_result):
     assert not math.isnan(nums["test_large"])
 
 
+def test_exercise_2_all_diverse_global_minima_have_zero_test_error():
+    # Exercise 2's solution: with p+ = p- = 1 every run at zero hinge loss has test error exactly 0
+    cfg = xor.config("smoke", ks=(2, 4), seeds=20, steps=200, p_plus=1.0, p_minus=1.0, d_large=0, mnist_steps=0,
+                     lr_scaled_seeds=0, stuck_factor=1, abl_seeds=0)
+    sw = xor.run(cfg, device="cpu", progress=False).main
+    assert bool(sw.fitted.any())
+    assert float(sw.test_err[sw.fitted].abs().max()) == 0.0
+
+
 def test_run_is_deterministic():
     cfg = xor.config("smoke", ks=(2, 4), seeds=8, steps=50, d_large=0, mnist_steps=0, lr_scaled_ks=(2, 4),
                      abl_ks=(2, 4), abl_ns=(100,), stuck_factor=2)

@@ -9,8 +9,12 @@ Perspective via the XOR Problem", ICML 2019 (arXiv:1810.03037), at laptop scale:
   filters, max-pooling and a fixed +-1 readout (:class:`overparam.models.XORConvNet`), trained by
   full-batch gradient descent on the hinge loss from a small Gaussian initialization;
 - the measurements of the paper's analysis (:mod:`.measures`): test error (exact), the share of
-  zero-training-error runs whose test error is nonzero ("bad global minima"), exploration at
-  initialization and clustering of the trained filters on the pattern directions;
+  runs at a global minimum (zero hinge loss) whose test error is nonzero ("bad global minima"),
+  split by cause (mode i: a positive pattern missed; mode ii: every pattern detected, errors on
+  pattern sets the training data do not contain), exploration at initialization and clustering of
+  the trained filters on the pattern directions;
+- the controls: the same runs at a step size proportional to 1/k, 10x the steps for the small
+  networks that do not fit, and ablations of the training data (all diverse, larger n, p = 0.5);
 - the paper's MNIST experiment at reduced scale (:class:`overparam.models.ConvNet`, small vs wide).
 
 The chapter contract (``DESIGN.md``): :mod:`.config` (``Config``, ``PRESETS``, ``config``),
@@ -20,20 +24,20 @@ The chapter contract (``DESIGN.md``): :mod:`.config` (``Config``, ``PRESETS``, `
 
 from .config import PRESETS, Config, config
 from .figures import (
-    FIGURES, LIVE_CONTROLS, animation, live, plot_bad_minima, plot_clustering, plot_exploration, plot_mnist,
-    plot_test_error,
+    FIGURES, LIVE_CONTROLS, animation, live, plot_ablations, plot_bad_minima, plot_clustering, plot_exploration,
+    plot_mnist, plot_test_error,
 )
 from .measures import (
-    RANDOM_COSINE, clustering, detected_patterns, exact_test_error, exploration, exploration_theory,
-    mnist_clustering, pos_explored, pos_explored_theory, subset_labels,
+    PAIR_SETS, RANDOM_COSINE, clustering, detected_patterns, exact_test_error, exploration, exploration_theory,
+    failure_modes, mnist_clustering, pos_explored, pos_explored_theory, set_name, subset_labels, wrong_sets,
 )
 from .report import CLAIM, numbers, paper_vs_ours
-from .run import Frames, Mnist, Result, Sweep, estimate_seconds, run
+from .run import Ablations, Frames, Mnist, Result, Stuck, Sweep, estimate_seconds, run
 
 __all__ = [
-    "Config", "PRESETS", "config", "run", "Result", "Sweep", "Mnist", "Frames", "estimate_seconds",
+    "Config", "PRESETS", "config", "run", "Result", "Sweep", "Stuck", "Ablations", "Mnist", "Frames", "estimate_seconds",
     "CLAIM", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live",
-    "plot_test_error", "plot_bad_minima", "plot_exploration", "plot_clustering", "plot_mnist", "animation",
-    "RANDOM_COSINE", "subset_labels", "exact_test_error", "detected_patterns", "exploration",
+    "plot_test_error", "plot_bad_minima", "plot_ablations", "plot_exploration", "plot_clustering", "plot_mnist", "animation",
+    "RANDOM_COSINE", "PAIR_SETS", "subset_labels", "exact_test_error", "wrong_sets", "failure_modes", "set_name", "detected_patterns", "exploration",
     "exploration_theory", "pos_explored", "pos_explored_theory", "clustering", "mnist_clustering",
 ]

@@ -13,12 +13,12 @@ from ..stats import Estimate
 from .config import config
 from .measures import RANDOM_COSINE, exploration_theory
 from .report import (
-    bad_share, explore_mean, full_share, n_diverged, split_test_error, test_error, zero_share,
+    bad_share, explore_mean, fit_share, full_share, mode_share, n_diverged, split_test_error, test_error, zero_share,
 )
 from .run import Result, Sweep, run
 
-__all__ = ["plot_test_error", "plot_bad_minima", "plot_exploration", "plot_clustering", "plot_mnist",
-           "animation", "FIGURES", "LIVE_CONTROLS", "live"]
+__all__ = ["plot_test_error", "plot_bad_minima", "plot_ablations", "plot_exploration", "plot_clustering",
+           "plot_mnist", "animation", "FIGURES", "LIVE_CONTROLS", "live"]
 
 _PATTERNS = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], dtype=float)
 
@@ -69,24 +69,92 @@ def plot_test_error(result: Result):
 
 
 def plot_bad_minima(result: Result):
-    """Left: share of runs reaching zero training error vs k. Right: among them, the share of bad
-    global minima (nonzero test error) vs k; binomial 95% intervals."""
-    fig, axes = style.panels(2, height=3.4)
-    for j, sw in enumerate(_sweeps(result)):
-        idx = range(len(sw.ks))
-        _errorbar(axes[0], sw.ks, [zero_share(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}")
-        _errorbar(axes[1], sw.ks, [bad_share(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}")
-    axes[0].set_ylabel("share of runs with\nzero training error")
-    axes[1].set_ylabel("bad global minima\n(share with test error > 0)")
-    for ax in axes:
+    """The bad global minima split by cause, at fixed step size (solid) and at eta ~ 1/k (dashed, same
+    data and inits). (1) share of runs at zero hinge loss (and, fixed eta, at zero training error);
+    (2) among the runs at zero loss, the share with test error > 0; (3) of them, mode i (misses a
+    positive pattern); (4) mode ii (detects every pattern, errs on sets the data do not constrain), with
+    its part that errs only on {1,2,4} / {2,3,4}. Binomial 95% intervals."""
+    fig, axes = style.panels(4, height=2.9)
+    rules = [(result.main, "-", 1.0, f"fixed η={result.main.lrs[0]:g}")]
+    if result.scaled is not None:
+        sc = result.scaled
+        rules.append((sc, "--", 1.06, f"η·k={sc.lrs[0] * sc.ks[0]:g} fixed"))
+    for n, (sw, ls, dx, lab) in enumerate(rules):
+        x, idx = np.array(sw.ks) * dx, range(len(sw.ks))
+        _errorbar(axes[0], x, [fit_share(sw, i) for i in idx], color=style.color(0), ls=ls, label=f"zero loss, {lab}")
+        _errorbar(axes[1], x, [bad_share(sw, i) for i in idx], color=style.color(4), ls=ls, label=lab)
+        _errorbar(axes[2], x, [mode_share(sw, i, "miss") for i in idx], color=style.color(1), ls=ls, label=lab)
+        _errorbar(axes[3], x, [mode_share(sw, i, "unconstrained") for i in idx], color=style.color(2), ls=ls,
+                  label="all" if n == 0 else None)
+        _errorbar(axes[3], x, [mode_share(sw, i, "pair") for i in idx], color=style.color(3), ls=ls, marker="s",
+                  ms=4, label="only {1,2,4}, {2,3,4}" if n == 0 else None)
+    sw = result.main
+    _errorbar(axes[0], np.array(sw.ks) / 1.06, [zero_share(sw, i) for i in range(len(sw.ks))], color="k", ls=":",
+              marker="x", label="zero training error, fixed η")
+    titles = ("runs at a global minimum", "bad global minima", "(i) misses a positive pattern",
+              "(ii) detects all, errs elsewhere")
+    ylabels = ("share of all runs", "share of runs at zero loss", "share of runs at zero loss",
+               "share of runs at zero loss")
+    for ax, title, yl in zip(axes, titles, ylabels):
         if _all_nan(ax):
             style.empty_panel(ax)
             continue
         _k_axis(ax, result.main.ks)
+        ax.set_title(title)
+        ax.set_ylabel(yl)
         ax.set_ylim(-0.03, 1.03)
+    for ax, loc in ((axes[0], "lower right"), (axes[3], "lower right")):
+        if not _all_nan(ax):
+            ax.legend(loc=loc, fontsize=9)
+    _note(axes[1], *[r[0] for r in rules])
+    return fig
+
+
+def _cond_labels(result: Result) -> list[str]:
+    names = ["main"]
+    for n in result.ablations.names:
+        names.append("all\ndiverse" if n.startswith("all diverse") else n.replace("p+ = p- = ", "p±="))
+    return names
+
+
+def plot_ablations(result: Result):
+    """The two widths ``abl_ks`` under changed training data (fixed eta): share of runs at zero hinge
+    loss, mean test error, and among the runs at zero loss the shares of mode i and mode ii. The
+    first group is the main sweep's runs at the same widths. Binomial / bootstrap 95% intervals."""
+    fig, axes = style.panels(4, height=3.0)
+    ab = result.ablations
+    if ab is None:
+        for ax in axes:
+            style.empty_panel(ax, "ablations skipped (abl_seeds = 0)")
+        return fig
+    cfg, main = result.config, result.main
+    conds = [(main, [main.ks.index(k) for k in cfg.abl_ks])] + [(sw, [0, 1]) for sw in ab.sweeps]
+    x = np.arange(len(conds))
+    for j, k in enumerate(cfg.abl_ks):
+        off = x + (j - 0.5) * 0.25
+        kw = dict(color=style.color(j), ls="none", label=f"k={k}")
+        _errorbar(axes[0], off, [fit_share(sw, idx[j]) for sw, idx in conds], **kw)
+        _errorbar(axes[1], off, [test_error(sw, idx[j]) for sw, idx in conds], **kw)
+        _errorbar(axes[2], off, [mode_share(sw, idx[j], "miss") for sw, idx in conds], **kw)
+        _errorbar(axes[3], off, [mode_share(sw, idx[j], "unconstrained") for sw, idx in conds], **kw)
+    titles = ("runs at zero loss", "mean test error", "(i) misses a positive pattern", "(ii) detects all, errs elsewhere")
+    ylabels = ("share of all runs", "test error (exact)", "share of runs at zero loss", "share of runs at zero loss")
+    labels = _cond_labels(result)
+    for i, (ax, title, yl) in enumerate(zip(axes, titles, ylabels)):
+        if _all_nan(ax):
+            style.empty_panel(ax)
+            continue
+        ax.set_xticks(x, labels, fontsize=9)
+        ax.set_title(title)
+        ax.set_ylabel(yl)
+        if i != 1:
+            ax.set_ylim(-0.03, 1.03)
+        else:
+            ax.set_yscale("symlog", linthresh=1e-3)
+            ax.set_ylim(bottom=0)
     if not _all_nan(axes[0]):
-        axes[0].legend(loc="lower right")
-    _note(axes[1], *_sweeps(result))
+        axes[0].legend(loc="lower left")
+    _note(axes[0], ab)
     return fig
 
 
@@ -164,17 +232,20 @@ def plot_mnist(result: Result):
     for j in range(2):
         if not bool(ok[j].any()):
             continue
-        _bar(axes[0], j, mean_ci(m.test_err[j], ok[j]), 0.6, style.color(j))
-        axes[0].scatter(np.full(int(ok[j].sum()), j), m.test_err[j][ok[j]].numpy(), color="k", s=12, zorder=3)
+        for dx, vals, col, lab in ((-0.18, m.train_err, "0.6", "training"), (0.18, m.test_err, style.color(j), "test")):
+            _bar(axes[0], j + dx, mean_ci(vals[j], ok[j]), 0.36, col, lab if j == 0 else None)
+            axes[0].scatter(np.full(int(ok[j].sum()), j + dx), vals[j][ok[j]].numpy(), color="k", s=10, zorder=3)
         _bar(axes[1], j - 0.18, mean_ci(m.cos_init[j], ok[j]), 0.36, "0.7", "init" if j == 0 else None)
         _bar(axes[1], j + 0.18, mean_ci(m.cos_trained[j], ok[j]), 0.36, style.color(j), "trained" if j == 0 else None)
-    axes[0].set_ylabel("test error (REDUCED MNIST)")
+    axes[0].set_ylabel("error (reduced MNIST)")
     axes[1].set_ylabel(f"cosine to nearest\nof {m.ks[0]} centres")
     for ax in axes:
         if not ax.patches:
             style.empty_panel(ax)
             continue
         ax.set_xticks([0, 1], [f"k={k}" for k in m.ks])
+    if axes[0].patches:
+        axes[0].legend(loc="upper right")
     if axes[1].patches:
         axes[1].set_ylim(0, 1.05)
         axes[1].legend(loc="lower right")
@@ -226,7 +297,7 @@ def animation(result: Result):
     return book.jshtml(fig, draw, len(f0.steps))
 
 
-FIGURES = (plot_test_error, plot_bad_minima, plot_exploration, plot_clustering, plot_mnist, animation)
+FIGURES = (plot_test_error, plot_bad_minima, plot_ablations, plot_exploration, plot_clustering, plot_mnist, animation)
 
 #: The live panel's controls (the defaults of :func:`live`).
 LIVE_CONTROLS = {
@@ -246,7 +317,8 @@ def live(k_small: int = 2, k_large: int = 50, seeds: int = 50, n_train: int = 50
     import matplotlib.pyplot as plt
 
     cfg = config("smoke", ks=(int(k_small), int(k_large)), seeds=int(seeds), n_train=int(n_train),
-                 p_plus=float(p_plus), p_minus=float(p_plus), steps=int(steps), d_large=0, mnist_steps=0)
+                 p_plus=float(p_plus), p_minus=float(p_plus), steps=int(steps), d_large=0, mnist_steps=0,
+                 lr_scaled_seeds=0, stuck_factor=1, abl_seeds=0)
     res = run(cfg, device=device, progress=False)
     sw = res.main
     fig, (ax,) = style.panels(1)
@@ -257,8 +329,8 @@ def live(k_small: int = 2, k_large: int = 50, seeds: int = 50, n_train: int = 50
         ax.set_xlabel("test error")
         ax.set_ylabel("runs")
         ax.legend()
-        ax.set_title(f"bad minima: {bad_share(sw, 0):.2f} (k={k_small}) vs {bad_share(sw, 1):.2f} (k={k_large})",
-                     fontsize=9)
+        ax.set_title(f"bad global minima: {bad_share(sw, 0).value:.2f} (k={k_small}) vs "
+                     f"{bad_share(sw, 1).value:.2f} (k={k_large})", fontsize=9)
     else:
         style.empty_panel(ax)
     _note(ax, sw)

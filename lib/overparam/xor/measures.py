@@ -1,6 +1,9 @@
 """The measurements of the paper's analysis, pure functions of the filters, and their closed forms.
 
 - :func:`exact_test_error`: the test error ``P_D(sign N(x) != y)`` summed over pattern sets;
+- :func:`wrong_sets`, :func:`failure_modes`: which pattern sets a network gets wrong, and why a
+  fitted network errs: (i) it misses a positive pattern, or (ii) it detects every pattern and errs on
+  sets the training data do not constrain;
 - :func:`detected_patterns`, :func:`exploration`: which patterns some filter detects (the sets
   W_t^+(l) of Brutzkus & Globerson 2019, Section 5), with the closed forms at a Gaussian init
   :func:`exploration_theory` and :func:`pos_explored_theory`;
@@ -21,6 +24,10 @@ __all__ = [
     "BAD_TOL",
     "subset_labels",
     "exact_test_error",
+    "set_name",
+    "PAIR_SETS",
+    "wrong_sets",
+    "failure_modes",
     "detected_patterns",
     "exploration",
     "exploration_theory",
@@ -68,6 +75,51 @@ def exact_test_error(net: models.XORPatternNet, params, probs: torch.Tensor) -> 
     lab = subset_labels().to(table.device, table.dtype)
     wrong = (table * lab <= 0).to(torch.float64)
     return wrong @ probs.to(table.device)
+
+
+#: Bitmasks of the pattern sets ``{p1, p2, p4}`` and ``{p2, p3, p4}``: one positive pattern next to both
+#: negative ones. Diverse training data (all four patterns, or both negative ones) never contain them.
+PAIR_SETS = (0b1011, 0b1110)
+
+#: Bitmasks of the inputs made of one positive pattern alone, ``{p1}`` and ``{p3}``.
+_PURE_POSITIVE = (0b0001, 0b0100)
+
+
+def set_name(s: int) -> str:
+    """The pattern set of bitmask ``s`` as text, e.g. ``11 -> "{1,2,4}"`` (pattern indices 1..4)."""
+    return "{" + ",".join(str(l + 1) for l in range(4) if (s >> l) & 1) + "}"
+
+
+def wrong_sets(outputs: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """``(..., 16)`` bool: pattern set s has positive probability under the test distribution
+    (``probs (16,)``) and the network, with subset outputs ``outputs (..., 16)``
+    (:meth:`overparam.models.XORPatternNet.subset_outputs`), classifies it wrongly (an output of 0 is wrong)."""
+    lab = subset_labels().to(outputs.device, outputs.dtype)
+    return (outputs * lab <= 0) & (probs.to(outputs.device) > 0)
+
+
+def failure_modes(outputs: torch.Tensor, probs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Why a network errs, exactly, from its subset outputs ``(..., 16)``; every entry ``(...)`` bool:
+
+    - ``bad``: it errs on some set of positive probability (test error > 0);
+    - ``miss`` (mode i, the paper's): it errs on an input made of p1 alone or of p3 alone, i.e. it does
+      not detect that positive pattern (and then also errs on the inputs whose only positive pattern it is);
+    - ``unconstrained`` (mode ii): bad, yet both positive patterns alone are classified correctly;
+      split into ``pair`` (its errors lie only on ``{1,2,4}`` / ``{2,3,4}``, :data:`PAIR_SETS`) and
+      ``other`` (it errs on some other set, e.g. ``{2}``, ``{4}``, ``{1,2}``).
+
+    ``miss`` and ``unconstrained`` partition ``bad``. A pure-positive set of probability 0 (``p+ = 1``)
+    cannot make a run bad: it counts for neither.
+    """
+    wrong = wrong_sets(outputs, probs)
+    bad = wrong.any(-1)
+    miss = wrong[..., _PURE_POSITIVE[0]] | wrong[..., _PURE_POSITIVE[1]]
+    unconstrained = bad & ~miss
+    pair_mask = torch.zeros(16, dtype=torch.bool, device=wrong.device)
+    pair_mask[list(PAIR_SETS)] = True
+    only_pair = ~(wrong & ~pair_mask).any(-1)
+    return {"bad": bad, "miss": miss, "unconstrained": unconstrained, "pair": unconstrained & only_pair,
+            "other": unconstrained & ~only_pair}
 
 
 def detected_patterns(filters: torch.Tensor) -> torch.Tensor:
