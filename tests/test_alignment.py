@@ -1,9 +1,8 @@
 """Chapter 3 (early alignment, optimization threshold; arXiv 2410.02348 and 2401.10791).
 
-The phenomenon at the smoke preset (the shared ``smoke_result`` run), on ``alignment.numbers``, with
-margins set from the measured values (smoke, seed 0: toy loss 0.0875 with gradient norm ~3e-7;
-small-init train loss ~1e-12 at n=8 and ~0.1 at n=128 against OLS ~0.11; test loss ~0.5 -> ~0.14;
-large-init test loss ~0.23 at n=128; extremal vectors ~50 -> ~2.3).
+The phenomenon at the smoke preset (the shared ``smoke_result`` run), on ``alignment.numbers``. Margins
+come from the intervals that ``numbers()`` gives (two conditions differ when their 95% intervals
+separate), or from closed forms (the toy's plateau is the affine least-squares loss).
 """
 
 from __future__ import annotations
@@ -17,10 +16,13 @@ import torch
 from overparam import alignment, data, models, train
 
 #: Overrides at ``smoke`` that make every trained run (toy and threshold sweep) diverge.
-DIVERGING = {"toy_lr": 100.0, "toy_init": 10.0, "lr_small": 50.0, "lr_large": 50.0}
+DIVERGING = {"toy_lr": 100.0, "toy_init": 10.0, "lr": 50.0}
 
 #: A run of a few seconds (determinism and divergence tests).
-TINY = dict(toy_steps=200, toy_width=20, frames=4, n_grid=(8, 16), steps=300, seeds=2, starts=16, ascent_steps=20)
+TINY = dict(toy_steps=200, toy_width=20, frames=4, n_grid=(8, 16), width=12, steps=300, seeds=2, scale_n=8,
+            scales=(1.0,), starts=16, ascent_steps=20)
+
+_report = importlib.import_module("overparam.alignment.report")
 
 
 @pytest.fixture(scope="module")
@@ -51,36 +53,70 @@ def test_extremal_vectors_of_linear_population():
     assert abs(float(ext["max_G"][0]) - 0.5) < 0.05  # G(beta) = ||beta|| / 2
 
 
-def test_toy_stalls_above_global_minimum(nums):
+def test_toy_stalls_at_the_affine_least_squares_fit(nums):
     assert nums["toy_diverged"] == 0
-    # Global minimum is 0; measured plateau 0.0875 for every seed, gradient norm ~3e-7.
-    assert nums["toy_loss_min"] > 0.05
+    # Global minimum is 0; the plateau is the loss of the least-squares line (closed form), reached by
+    # every seed, with a vanishing gradient, and the network's outputs are that line's values.
+    assert nums["toy_plateau_ls"] > 0.05
+    assert abs(nums["toy_plateau"] - nums["toy_plateau_ls"]) < 1e-4
+    assert nums["toy_ls_gap"] < 1e-3
     assert nums["toy_grad"] < 1e-4
-    # Neurons first gather on the maximiser of G (measured peak score 0.99998).
+    # One maximiser of G on the circle (grid count), none negative; neurons gather on it first.
+    assert nums["toy_grid_nmax"] == 1 and nums["toy_nmin"] == 0
     assert nums["toy_peak"] > 0.99
-    assert nums["toy_nmin"] == 0  # all labels positive: G >= 0 has no negative minimiser
 
 
-def test_threshold_small_init(nums):
+def test_toy_large_init_reaches_the_global_minimum():
+    # Exercise 2's solution: with lambda = 1 the early phase is too short to align, and GD fits the points.
+    r = alignment.run(alignment.config("smoke", **{**TINY, "toy_steps": 6000, "toy_width": 100}, toy_init=1.0),
+                      device="cpu", progress=False)
+    n = alignment.numbers(r)
+    assert n["toy_diverged"] == 0 and n["toy_plateau_hi"] < 0.01 * n["toy_plateau_ls"]
+
+
+def test_crossing_interpolates_in_log_n():
+    assert _report._crossing((8, 16, 32), (0.0, 0.25, 0.75)) == pytest.approx(16 * math.sqrt(2))
+    assert _report._crossing((8, 16), (0.6, 1.0)) == 8.0
+    assert math.isinf(_report._crossing((8, 16), (0.0, 0.4)))
+
+
+def test_transition_small_init(nums, smoke_result):
+    cfg = smoke_result("alignment").config
+    lo, hi = cfg.n_grid[0], cfg.n_grid[-1]
     assert nums["threshold_diverged"] == 0
-    # Interpolation below the threshold, none above it (measured ~1e-12 and ~0.1 vs OLS ~0.11).
-    assert nums["train_small_lo_hi"] < 1e-3
-    assert nums["train_small_hi_lo"] > 0.5 * nums["ols_train_hi"]
-    assert nums["conv_small_hi"] >= 2 / 3
-    # Test loss drops with n and beats the large initialization above the threshold: the intervals separate.
-    assert nums["test_small_hi_hi"] < nums["test_small_lo_lo"]
-    assert nums["test_small_hi_hi"] < nums["test_large_hi_lo"]
-    assert nums["test_small_hi"] < 1.5 * nums["ols_test_hi"]
-    # Fewer extremal vectors with more data (measured ~50 -> ~2.3), top one close to beta*.
-    assert nums["next_hi_hi"] < 0.25 * nums["next_lo_lo"]
-    assert nums["cosbeta_hi"] > 0.8
-    assert nums["early_hi"] > 0.95
-    assert not math.isnan(nums["threshold_n"])
+    assert nums["params"] >= 4 * nums["n_max"]  # over-parameterized at every n
+    # Most seeds interpolate at the smallest n, fewer at the largest: the binomial intervals separate.
+    assert nums[f"interp_share_n{lo}_lo"] > nums[f"interp_share_n{hi}_hi"]
+    # The share crosses 1/2 inside the grid, bootstrap interval included.
+    assert lo <= nums["threshold_n_lo"] <= nums["threshold_n"] <= nums["threshold_n_hi"] < hi
+    # Above it the test loss is below the large init's on the same data (paired ratio > 1) but above OLS.
+    assert nums[f"large_over_small_n{hi}_lo"] > 1
+    assert nums[f"test_over_ols_n{hi}_lo"] > 1
 
 
-def test_large_init_keeps_fitting(nums):
-    assert nums["train_large_lo_hi"] < 1e-3
-    assert nums["train_large_hi_hi"] < 0.5 * nums["train_small_hi_lo"]  # measured ~0.025 vs ~0.1
+def test_large_init_interpolates_at_every_n(nums, smoke_result):
+    cfg = smoke_result("alignment").config
+    hi = cfg.n_grid[-1]
+    for n in cfg.n_grid:
+        assert nums[f"interp_large_n{n}"] >= 0.5
+    assert nums[f"interp_large_n{hi}_lo"] > nums[f"interp_share_n{hi}_hi"]
+
+
+def test_top_maximiser_and_alignment(nums):
+    # The top maximiser of G turns toward beta* with n: intervals separate.
+    assert nums["cos_beta_large_n_lo"] > nums["cos_beta_small_n_hi"]
+    # Neurons sit on the ascent's end points at the end of the early phase, random directions do not.
+    assert nums["align_score_lo"] > nums["align_random_hi"]
+    assert nums["align_score"] > 0.99
+    # The ascent is stopped: doubling its steps moves the kept quantities less than their interval.
+    assert nums["cos_shift"] < nums["cos_beta_large_n_hi"] - nums["cos_beta_large_n_lo"]
+    assert nums["align_shift"] < nums["align_score"] - nums["align_random"]
+
+
+def test_init_scale(nums):
+    last = int(nums["scale_count"]) - 1
+    # A larger init (same data, lr and steps) fits the training set further: intervals separate.
+    assert nums["scale_train_l0_lo"] > nums[f"scale_train_l{last}_hi"]
 
 
 def test_large_init_is_paired_to_zero_output():
@@ -89,7 +125,8 @@ def test_large_init_is_paired_to_zero_output():
     net = models.TwoLayerReLU(d=cfg.d, width=cfg.width)
     f = net.forward(p, torch.randn(5, cfg.d))
     S = cfg.seeds
-    assert f[S:].abs().max() < 1e-6 and f[:S].abs().max() > 0  # large-init members output exactly 0
+    assert f[S:2 * S].abs().max() < 1e-6 and f[:S].abs().max() > 0  # large-init members output exactly 0
+    assert f[2 * S:].abs().max() > 0  # the init-scale members (at scale_n) are balanced, not paired
 
 
 def test_diverged_runs_never_count_as_converged():
@@ -98,8 +135,8 @@ def test_diverged_runs_never_count_as_converged():
     assert thr.diverged.all() and r.toy.diverged.all()
     assert not (thr.converged & thr.diverged).any()
     nums = alignment.numbers(r)
-    assert math.isnan(nums["threshold_n"]) and math.isnan(nums["toy_loss"]) and nums["toy_loss_n"] == 0
-    assert math.isnan(nums["train_small_hi"]) and nums["conv_small_hi_n"] == 0
+    assert math.isnan(nums["threshold_n"]) and math.isnan(nums["toy_plateau"]) and nums["toy_plateau_n"] == 0
+    assert math.isnan(nums["train_small_n16"]) and nums["conv_small_n"] == 0 and nums["interp_share_n8_n"] == 0
     assert nums["unconverged"] == 0 and nums["threshold_diverged"] == thr.diverged.numel()
 
 
@@ -109,7 +146,7 @@ def test_determinism():
     b = alignment.run(cfg, device="cpu", progress=False)
     assert torch.equal(a.toy.loss, b.toy.loss)
     assert torch.equal(a.threshold.train, b.threshold.train) and torch.equal(a.threshold.test, b.threshold.test)
-    assert torch.equal(a.extremal.n_max, b.extremal.n_max)
+    assert torch.equal(a.extremal.cos_beta, b.extremal.cos_beta) and torch.equal(a.scales.train, b.scales.train)
     c = alignment.run(cfg.replace(seed=1), device="cpu", progress=False)
     assert not torch.equal(a.threshold.test, c.threshold.test)
 
@@ -117,7 +154,8 @@ def test_determinism():
 @pytest.mark.parametrize(
     "field, value",
     [("toy_width", 1), ("toy_init", -1.0), ("frames", 100), ("n_grid", (32, 8)), ("n_grid", ()), ("width", 7),
-     ("large_init", 1e-7), ("lr_small", 0.0), ("noise", 0.0), ("steps", 0), ("grad_tol", -1.0), ("seeds", 1.5)],
+     ("width", 10), ("large_init", 1e-7), ("lr", 0.0), ("noise", 0.0), ("steps", 0), ("grad_tol", -1.0),
+     ("seeds", 1.5), ("scale_n", 7), ("scales", (1e-7,))],
 )
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field):
@@ -136,12 +174,23 @@ def test_config_unknown_field_and_preset():
 @pytest.mark.notebook
 def test_notebook_smoke(smoke_notebook):
     g = smoke_notebook("03_early_alignment").glue
-    assert g["align_toy_loss"] > 0.05 and g["align_toy_grad"] < 1e-4
-    assert g["align_train_small_lo"] < 1e-3
-    assert g["align_train_small_hi"] > 0.5 * g["align_ols_train_hi"]
-    assert g["align_test_small_hi"] < g["align_test_small_lo"]
-    assert g["align_test_small_hi"] < g["align_test_large_hi"]
-    assert g["align_next_hi"] < g["align_next_lo"]
-    assert not math.isnan(g["align_threshold_n"])
-    assert g["align_test_small_hi_lo"] <= g["align_test_small_hi"] <= g["align_test_small_hi_hi"]
+    assert abs(g["align_toy_plateau"] - g["align_toy_plateau_ls"]) < 1e-4 and g["align_toy_grad"] < 1e-4
+    assert g["align_interp_share_n8_lo"] > g["align_interp_share_n64_hi"]
+    assert g["align_threshold_n_lo"] <= g["align_threshold_n"] <= g["align_threshold_n_hi"]
+    assert g["align_cos_beta_large_n"] > g["align_cos_beta_small_n"]
+    assert g["align_align_score_lo"] > g["align_align_random_hi"]
     assert "align_table" in g and "align_claim" in g
+
+
+def test_norm_growth_rate_is_sign_a_times_G():
+    # Exercise 3's solution: with f ~ 0 and balanced init, d log||w_j||/dt = sign(a_j) G(w_j / ||w_j||).
+    m = models.TwoLayerReLU(d=3, width=16, init_scale=1e-6, output_init="balanced")
+    p = m.init(1, seed=4, dtype=torch.float64)
+    x, y, _ = data.linear_teacher(40, 3, noise=0.5, seed=5)
+    x, y = x.double(), y.double()
+    _, g = train.loss_and_grads(m, p, x, y, "mse")
+    w, a = p["w"][0], p["a"][0]
+    rate = -(w * g["w"][0]).sum(-1) / w.square().sum(-1)  # d log||w_j|| / dt under gradient flow
+    G = alignment.G_values((w / w.norm(dim=-1, keepdim=True))[None], x[None], y[None])[0]
+    torch.testing.assert_close(rate, torch.sign(a) * G, rtol=1e-4, atol=1e-9)
+    assert (torch.sign(a) * G < 0).any()  # some neurons shrink

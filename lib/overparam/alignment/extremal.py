@@ -43,7 +43,10 @@ def extremal_vectors(
     Projected (Riemannian) gradient ascent on ``+G`` and on ``-G`` from ``starts`` random unit vectors
     each, all data sets at once (``x (E, n, d)``, ``y (E, n)``), step ``lr / sqrt(1 + t)``; the end
     points are merged when their cosine exceeds ``merge_cos``; only points with ``+-G > 0`` are kept
-    (where ``G = 0`` the neurons are dead, not aligned). Returns, per data set,
+    (where ``G = 0`` the neurons are dead, not aligned). The ascent is *stopped* after ``steps``: end
+    points at kinks of G keep moving, so the number of distinct end points depends on ``steps`` and is
+    not a count of extremal vectors (the chapter uses only the top maximiser and nearest-end-point
+    cosines, read at two step counts). Returns, per data set,
     ``{"max": (k1, d), "max_G": (k1,), "min": (k2, d), "min_G": (k2,)}`` sorted by ``|G|``.
     """
     E, n, d = x.shape

@@ -15,10 +15,10 @@ import torch
 
 from .. import book, stats, style
 from .config import config
-from .report import numbers, threshold_n, toy_angles
+from .report import numbers, stall_share, threshold_n, toy_angles
 from .run import Result, run
 
-__all__ = ["plot_toy_training", "plot_polar", "animation", "plot_threshold", "plot_extremal", "FIGURES",
+__all__ = ["plot_toy_training", "plot_polar", "animation", "plot_threshold", "plot_transition", "plot_extremal", "FIGURES",
            "LIVE_CONTROLS", "live"]
 
 PLUS, MINUS = style.color(0), style.color(1)  # neurons with a_j > 0 (maximisers) / a_j < 0 (minimisers)
@@ -114,7 +114,7 @@ def animation(result: Result):
 
 
 def _threshold_series(ax, result: Result, key: str) -> None:
-    """Seeds as dots (open: not converged), the mean of the converged ones with its interval."""
+    """Seeds as dots (open: not converged), the mean of all valid runs with its interval."""
     thr = result.threshold
     n = np.array(thr.n_grid, dtype=float)
     S = thr.train.shape[-1]
@@ -122,23 +122,32 @@ def _threshold_series(ax, result: Result, key: str) -> None:
         vals, conv, ok = getattr(thr, key)[:, k], thr.converged[:, k], ~thr.diverged[:, k]
         jitter = n[:, None] * np.exp(0.04 * (np.arange(S) - (S - 1) / 2))[None, :] * (1.06 if k else 0.94)
         v, good, bad = vals.numpy(), conv.numpy(), (ok & ~conv).numpy()
-        ax.scatter(jitter[good], v[good], color=style.color(k), s=14, alpha=0.7)
-        ax.scatter(jitter[bad], v[bad], facecolors="none", edgecolors=style.color(k), s=30,
+        ax.scatter(jitter[good], v[good], color=style.color(k), s=10, alpha=0.6)
+        ax.scatter(jitter[bad], v[bad], facecolors="none", edgecolors=style.color(k), s=26,
                    label=f"{name}: not converged" if bad.any() else None)
-        _errorbar(ax, n, [stats.mean_ci(vals[i], conv[i]) for i in range(len(n))], color=style.color(k),
-                  label=f"{name} (mean of converged)")
+        _errorbar(ax, n, [stats.mean_ci(vals[i], ok[i]) for i in range(len(n))], color=style.color(k),
+                  label=f"{name} (mean of all runs)")
     ols = thr.ols_train if key == "train" else thr.ols_test
     ax.plot(n, ols.mean(1).numpy(), "k--", lw=1, label="OLS")
     ax.axhline(thr.noise_level, color="gray", lw=0.8, ls=":")
-    thr_n = threshold_n(thr)
-    if math.isfinite(thr_n):
-        ax.axvline(thr_n, color=style.color(2), lw=1, ls="-.")
+    _threshold_band(ax, thr)
+
+
+def _threshold_band(ax, thr) -> None:
+    """The threshold (dash-dotted) and its 95% interval (shaded, clipped to the grid)."""
+    t = threshold_n(thr)
+    if t.n and math.isfinite(t.value):
+        ax.axvline(t.value, color=style.color(2), lw=1, ls="-.")
+        lo = t.lo if math.isfinite(t.lo) else thr.n_grid[0]
+        hi = t.hi if math.isfinite(t.hi) else thr.n_grid[-1]
+        ax.axvspan(max(lo, thr.n_grid[0]), min(hi, thr.n_grid[-1]), color=style.color(2), alpha=0.12, lw=0)
 
 
 def plot_threshold(result: Result):
-    """Final train (left) and test (right) loss vs n, small vs large init: seeds as dots, the mean of
-    the converged ones with its 95% interval, unconverged runs as open circles (not in the mean),
-    diverged runs left out (counted); OLS dashed, the noise level dotted, the threshold dash-dotted."""
+    """Final train (left) and test (right) loss vs n, small vs large init (same lr and steps): seeds as
+    dots, unconverged runs as open circles, the mean of all valid runs with its 95% interval, diverged
+    runs left out (counted); OLS dashed, the noise level dotted, the threshold dash-dotted with its
+    95% bootstrap interval shaded."""
     thr = result.threshold
     fig, axes = style.panels(2, height=3.9, sharex=True)
     for ax, key in zip(axes, ("train", "test")):
@@ -158,6 +167,57 @@ def plot_threshold(result: Result):
     _log_y(axes[1], thr.test[~thr.diverged].numpy(), thr.ols_test.numpy(), thr.noise_level)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    return fig
+
+
+def plot_transition(result: Result):
+    """Left: the share of runs that interpolate (final train loss below half the OLS train loss) vs n,
+    small vs large init, with binomial 95% intervals; unconverged runs included, their count written
+    above each point; the threshold (share 1/2) dash-dotted with its bootstrap interval. Right: the
+    init-scale sweep at one n: final train and test loss vs lambda (means over seeds, 95% intervals),
+    OLS dashed."""
+    thr, sc = result.threshold, result.scales
+    fig, (a0, a1) = style.panels(2, height=3.6)
+    n = np.array(thr.n_grid, dtype=float)
+    style.note_diverged(a0, int(thr.diverged.sum()), thr.diverged.numel())
+    if thr.diverged.all():
+        style.empty_panel(a0)
+    else:
+        for k, name in enumerate(("small init", "large init")):
+            ests = [stats.Estimate(1 - e.value, 1 - e.hi, 1 - e.lo, e.n) for e in stall_share(thr, k)]
+            x = n * (1.04 if k else 0.96)
+            _errorbar(a0, x, ests, color=style.color(k), marker="o" if k == 0 else "s", label=name)
+            unconv = ((~thr.diverged[:, k]) & ~thr.converged[:, k]).sum(1).tolist()
+            for xi, e, u in zip(x, ests, unconv):
+                if u and math.isfinite(e.value):
+                    a0.annotate(f"{u}", (xi, e.value), textcoords="offset points", xytext=(0, 6 if k else -14),
+                                ha="center", fontsize=9, color=style.color(k))
+        a0.axhline(0.5, color="gray", lw=0.8, ls=":")
+        _threshold_band(a0, thr)
+        style.log_ticks(a0, thr.n_grid)
+        a0.set(ylim=(-0.05, 1.1), xlabel="n (training samples)", ylabel="share that interpolates",
+               title=f"transition ({thr.train.shape[-1]} seeds; numbers: not converged)")
+        a0.legend(frameon=False, loc="lower left")
+    style.note_diverged(a1, int(sc.diverged.sum()), sc.diverged.numel())
+    ok = ~sc.diverged
+    if not ok.any():
+        style.empty_panel(a1)
+        return fig
+    lam = np.array(sc.lams)
+    for key, color, marker, label in (("train", style.color(0), "o", "train"), ("test", style.color(3), "d", "test")):
+        vals = getattr(sc, key)
+        _errorbar(a1, lam, [stats.mean_ci(vals[i], ok[i]) for i in range(len(lam))], color=color, marker=marker, label=label)
+        ref = sc.ols_train if key == "train" else sc.ols_test
+        a1.axhline(float(ref.mean()), color=color, lw=1, ls="--")
+    unconv = (ok & ~sc.converged).sum(1).tolist()
+    train_mean = [stats.mean_ci(sc.train[i], ok[i]).value for i in range(len(lam))]
+    for x, y, u in zip(lam, train_mean, unconv):
+        if u and math.isfinite(y):
+            a1.annotate(f"{u}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center", fontsize=9,
+                        color=style.color(0))
+    a1.set(xscale="log", xlabel=r"init scale $\lambda$", ylabel="final loss",
+           title=f"n = {sc.n}: init scale (dashed: OLS)")
+    a1.legend(frameon=False, loc="upper left")
     return fig
 
 
@@ -181,39 +241,38 @@ def _toy_G_panel(ax, result: Result) -> None:
 
 
 def plot_extremal(result: Result):
-    """Top left: G on the circle of unit (w, b) for the 3 points, its extremal vectors found by ascent,
-    and the histogram of final neuron angles (weighted by ``|a_j| ||(w_j, b_j)||``, all valid seeds).
-    Linear teacher, vs n (means over data sets with 95% intervals): the number of extremal vectors
-    (top right), the cosine of the top maximiser with beta* (bottom left), and the alignment score of
-    the small-init neurons at the end of the early phase and at the end of training (bottom right)."""
+    """Top left: G on the circle of unit (w, b) for the 3 points, its maximiser found by ascent, and the
+    histogram of final neuron angles (weighted by ``|a_j| ||(w_j, b_j)||``, all valid seeds). Linear
+    teacher, vs n (means over data sets with 95% intervals): the cosine of the top maximiser with beta*
+    (top right), and the alignment score of the small-init neurons at the end of the early phase, at
+    the end of training, and of their random initial directions (bottom left)."""
     ext = result.extremal
     n = np.array(result.threshold.n_grid, dtype=float)
-    fig, ax = style.panels(4, height=3.0)
+    fig, ax = style.panels(3, height=3.0)
     _toy_G_panel(ax[0], result)
     N = range(len(n))
-    _errorbar(ax[1], n, [stats.mean_ci(ext.n_max[i] + ext.n_min[i]) for i in N], color="k", marker="o")
-    ax[1].set(ylabel="# extremal vectors", title="linear teacher: extremal vectors")
-    _log_y(ax[1], (ext.n_max + ext.n_min).numpy())
-    _errorbar(ax[2], n, [stats.mean_ci(ext.cos_beta[i]) for i in N], color=style.color(4), marker="x")
-    ax[2].set(ylim=(0, 1.05), ylabel=r"cos(top maximiser, $\beta^*$)", title="top maximiser vs teacher")
+    _errorbar(ax[1], n, [stats.mean_ci(ext.cos_beta[i]) for i in N], color=style.color(4), marker="x")
+    ax[1].set(ylim=(0, 1.05), ylabel=r"cos(top maximiser, $\beta^*$)", title="top maximiser vs teacher")
     ok = ~ext.diverged
-    style.note_diverged(ax[3], int(ext.diverged.sum()), ok.numel())
+    style.note_diverged(ax[2], int(ext.diverged.sum()), ok.numel())
     if ok.any():
-        for key, color, marker, label in (("align_early", style.color(2), "s", "end of early phase"),
-                                          ("align_final", style.color(3), "d", "end of training")):
+        for key, color, marker, label in (("align_early", style.color(2), "s", "early phase"),
+                                          ("align_final", style.color(3), "d", "end of training"),
+                                          ("align_random", "gray", "o", "random init")):
             vals = getattr(ext, key)
-            _errorbar(ax[3], n, [stats.mean_ci(vals[i], ok[i]) for i in N], color=color, marker=marker, label=label)
-        ax[3].set(ylim=(0, 1.05), ylabel="alignment score", title="alignment of small-init neurons")
-        ax[3].legend(frameon=False, loc="lower left")
+            _errorbar(ax[2], n, [stats.mean_ci(vals[i], ok[i]) for i in N], color=color, marker=marker, label=label)
+        ax[2].set(ylim=(-0.02, 1.42), yticks=[0, 0.25, 0.5, 0.75, 1.0], ylabel="alignment score",
+                  title="alignment of small-init neurons")
+        ax[2].legend(frameon=False, loc="upper center", ncol=2, columnspacing=0.6, handlelength=1.2)
     else:
-        style.empty_panel(ax[3])
-    for a in ax[1:3] + ([ax[3]] if ok.any() else []):
+        style.empty_panel(ax[2])
+    for a in ax[1:2] + ([ax[2]] if ok.any() else []):
         style.log_ticks(a, result.threshold.n_grid)
         a.set_xlabel("n")
     return fig
 
 
-FIGURES = (plot_toy_training, plot_polar, animation, plot_threshold, plot_extremal)
+FIGURES = (plot_toy_training, plot_polar, animation, plot_threshold, plot_transition, plot_extremal)
 
 LIVE_CONTROLS = {
     "n": book.Slider(64, 8, 512, 8, "n"),
@@ -229,15 +288,18 @@ def live(n: int = 64, log10_init: float = -6.0, steps: int = 4000, device="auto"
     import matplotlib.pyplot as plt
 
     lam = 10.0 ** float(log10_init)
-    cfg = config("smoke", seed=seed, n_grid=(int(n),), small_init=lam, toy_init=min(lam * 1e3, 1.0),
-                 steps=int(steps), toy_steps=3000, seeds=2)
+    d = config("smoke").d
+    width = max(config("smoke").width, 2 * math.ceil(2 * int(n) / (d + 1)))  # over-parameterized: m (d+1) >= 4n
+    cfg = config("smoke", seed=seed, n_grid=(int(n),), width=width, small_init=lam, toy_init=min(lam * 1e3, 1.0),
+                 steps=int(steps), toy_steps=3000, seeds=2, scale_n=int(n), scales=())
     r = run(cfg, device=device, progress=False)
     s = numbers(r)
-    print(f"n = {n}: small init train {s['train_small_hi']:.3g}, test {s['test_small_hi']:.3g}; "
-          f"large init train {s['train_large_hi']:.3g}, test {s['test_large_hi']:.3g}; "
-          f"OLS train {s['ols_train_hi']:.3g}, test {s['ols_test_hi']:.3g}; "
+    k = f"n{int(n)}"
+    print(f"n = {n}, width {width} ({s['params']:.0f} parameters): small init train {s['train_small_' + k]:.3g}, "
+          f"test {s['test_small_' + k]:.3g}; large init train {s['train_large_' + k]:.3g}, test {s['test_large_' + k]:.3g}; "
+          f"OLS train {s['ols_train_' + k]:.3g}, test {s['ols_test_' + k]:.3g}; "
           f"converged {s['runs'] - s['unconverged'] - s['threshold_diverged']:.0f}/{s['runs']:.0f}, "
-          f"diverged {s['diverged']:.0f}; extremal vectors of G: {s['next_hi']:.1f}")
+          f"diverged {s['diverged']:.0f}; cos(top maximiser of G, beta*) {s['cos_beta_large_n']:.3f}")
     peak = int(torch.nan_to_num(r.toy.align, nan=-1.0).argmax())
     plot_polar(r, peak)
     plt.show()

@@ -2,42 +2,99 @@
 summary quote) and ``paper_vs_ours(result)``.
 
 Diverged runs are excluded from every statistic; a statistic over zero valid runs is NaN. Means over
-seeds carry a bootstrap interval and shares a binomial one (:mod:`overparam.stats`). ``_lo`` /
-``_hi`` in a key's *name* (e.g. ``train_small_lo``) mean the smallest / largest n of the grid; the
-interval of that number is ``train_small_lo_lo`` / ``train_small_lo_hi``.
+seeds carry a bootstrap interval and shares a binomial one (:mod:`overparam.stats`); the threshold
+``threshold_n`` a percentile bootstrap over seeds (:func:`threshold_n`). Per-n keys end in ``_n{n}``
+(e.g. ``interp_share_n64``); per-init-scale keys in ``_l{i}`` (index into ``Scales.lams``).
+Unconverged runs are *included* in every share and mean (and counted); only diverged runs are left out.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
+import numpy as np
 import torch
 
 from .. import stats
 from ..stats import Estimate
-from .run import Result, Threshold, Toy
+from .run import Result, Scales, Threshold, Toy
 
-__all__ = ["CLAIM", "numbers", "paper_vs_ours", "threshold_n", "toy_angles"]
+__all__ = ["CLAIM", "numbers", "estimates", "paper_vs_ours", "threshold_n", "stall_share", "toy_angles"]
 
 CLAIM = (
-    "From a small initialisation, the neurons of a two-layer ReLU network first align with the few "
-    "extremal vectors of G(w) = (1/n) sum_i y_i relu(w.x_i); this can stop training at a point that is "
-    "not a global minimum, and on noisy linear data, once n exceeds an optimization threshold, the "
-    "network stops interpolating and its test loss drops to near the noise level, while a large "
-    "initialisation keeps interpolating."
+    "From a small initialisation, the neurons of a two-layer ReLU network first align with extremal "
+    "vectors of G(w) = (1/n) sum_i y_i relu(w.x_i); this can stop training at a point that is not a "
+    "global minimum, and on noisy linear data, once n exceeds an optimization threshold, the network "
+    "stops interpolating, while a large initialisation of the same network, trained as long, still "
+    "interpolates."
 )
 
 NAN = float("nan")
 
 
-def threshold_n(thr: Threshold) -> float:
-    """The smallest n in the grid whose mean converged small-init train loss is at least half the
-    mean OLS train loss (the network no longer interpolates); NaN if none (or no converged run)."""
-    for i, n in enumerate(thr.n_grid):
-        ok = thr.converged[i, 0]
-        if ok.any() and float(thr.train[i, 0][ok].mean()) >= 0.5 * float(thr.ols_train[i].mean()):
-            return float(n)
-    return NAN
+def _stalled(train: torch.Tensor, ols_train: torch.Tensor) -> torch.Tensor:
+    """A run does not interpolate when its final train loss is at least half the OLS train loss of its
+    data set (broadcast over the leading axes)."""
+    return train >= 0.5 * ols_train
+
+
+def stall_share(thr: Threshold, init: int = 0) -> list[Estimate]:
+    """Per n: the share of valid (not diverged) runs of initialisation ``init`` (0 small, 1 large) that
+    do not interpolate, converged or not, with its binomial interval."""
+    st = _stalled(thr.train[:, init], thr.ols_train)
+    return [stats.share_ci(st[i], ~thr.diverged[i, init]) for i in range(len(thr.n_grid))]
+
+
+def _crossing(n_grid, shares) -> float:
+    """The n where the share of non-interpolating runs first reaches 1/2, interpolated linearly in
+    ``log n`` between grid points (missing shares skipped); ``n_grid[0]`` if it is already there at the
+    first point, ``inf`` if never."""
+    prev = None
+    for n, p in zip(n_grid, shares):
+        if not math.isfinite(p):
+            continue
+        if p >= 0.5:
+            if prev is None:
+                return float(n)
+            (n0, p0) = prev
+            t = (0.5 - p0) / (p - p0)
+            return float(math.exp(math.log(n0) + t * (math.log(n) - math.log(n0))))
+        prev = (n, p)
+    return math.inf
+
+
+def threshold_n(thr: Threshold) -> Estimate:
+    """The optimization threshold: where the share of small-init runs that do not interpolate crosses
+    1/2 (:func:`_crossing`; unconverged runs included), with a 95% percentile bootstrap interval over
+    seeds (each n resampled independently; ``inf``: beyond the grid). ``n`` = valid runs per n (the
+    smallest over the grid). NaN when it never crosses in the grid or no run is valid."""
+    from scipy import stats as sps
+
+    st = _stalled(thr.train[:, 0], thr.ols_train)
+    samples = [st[i][~thr.diverged[i, 0]].double().numpy() for i in range(len(thr.n_grid))]
+    keep = [i for i, s in enumerate(samples) if len(s)]
+    if not keep:
+        return Estimate(NAN, NAN, NAN, 0)
+    grid = [thr.n_grid[i] for i in keep]
+    data = [samples[i] for i in keep]
+    value = _crossing(grid, [float(s.mean()) for s in data])
+    k = min(len(s) for s in data)
+    if not math.isfinite(value):
+        return Estimate(NAN, NAN, NAN, 0)
+    if k < 2 or all(np.ptp(s) == 0 for s in data):
+        return Estimate(value, value if k >= 2 else -math.inf, value if k >= 2 else math.inf, k)
+
+    def stat(*xs):
+        return _crossing(grid, [float(np.mean(x)) for x in xs])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ci = sps.bootstrap(tuple(data), stat, vectorized=False, paired=False, n_resamples=2000, method="percentile",
+                           confidence_level=0.95, random_state=np.random.default_rng(0)).confidence_interval
+    lo, hi = float(ci.low), float(ci.high)
+    lo = lo if math.isfinite(lo) or lo > 0 else float(grid[0])
+    return Estimate(value, min(lo, value), max(hi, value) if not math.isnan(hi) else math.inf, k)
 
 
 def toy_angles(params: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +108,12 @@ def _median(values: torch.Tensor, valid: torch.Tensor) -> float:
     return float(v.median()) if v.numel() else NAN
 
 
+def _grid_maxima(G: torch.Tensor) -> int:
+    """Strict local maxima with ``G > 0`` of ``G`` sampled on a closed circle (last point = first)."""
+    g = G[:-1]
+    return int(((g > g.roll(1)) & (g > g.roll(-1)) & (g > 0)).sum())
+
+
 def _toy_numbers(toy: Toy) -> dict[str, float | Estimate]:
     ok = ~toy.diverged
     top = toy.ext["max"][0] if len(toy.ext["max_G"]) else torch.zeros(2)
@@ -61,13 +124,16 @@ def _toy_numbers(toy: Toy) -> dict[str, float | Estimate]:
     diff = torch.remainder(ang - top_ang + math.pi, 2 * math.pi) - math.pi
     ang_f, wt_f = toy_angles(toy.params)  # (S, m)
     final = toy.loss[-1]
+    gap = (toy.pred.double() - toy.ls_pred[None]).abs().amax(1)
     return {
         "toy_loss0": stats.mean_ci(toy.loss[0], ok),
-        "toy_loss": stats.mean_ci(final, ok),
+        "toy_plateau": stats.mean_ci(final, ok),
+        "toy_plateau_ls": float(toy.ls_loss),
+        "toy_ls_gap": float(gap[ok].max()) if ok.any() else NAN,
         "toy_loss_min": float(final[ok].min()) if ok.any() else NAN,
         "toy_grad": float(toy.grad[-1][ok].max()) if ok.any() else NAN,
         "toy_top_angle": top_ang,
-        "toy_nmax": float(len(toy.ext["max_G"])),
+        "toy_grid_nmax": float(_grid_maxima(toy.G)),
         "toy_nmin": float(len(toy.ext["min_G"])),
         "toy_final_angle": stats.mean_ci((ang_f * wt_f).sum(1) / wt_f.sum(1), ok),
         # One seed (the first that did not diverge): its peak alignment and where its mass sits then.
@@ -80,59 +146,105 @@ def _toy_numbers(toy: Toy) -> dict[str, float | Estimate]:
 
 
 def _threshold_numbers(result: Result) -> dict[str, float | Estimate]:
-    thr, ext = result.threshold, result.extremal
+    thr = result.threshold
     ok, conv = ~thr.diverged, thr.converged
     out: dict[str, float | Estimate] = {}
-    for tag, i in (("lo", 0), ("hi", len(thr.n_grid) - 1)):
-        out[f"n_{tag}"] = float(thr.n_grid[i])
+    small, large = stall_share(thr, 0), stall_share(thr, 1)
+    interp = ~_stalled(thr.train, thr.ols_train[:, None])  # (N, 2, S)
+    for i, n in enumerate(thr.n_grid):
+        out[f"interp_share_n{n}"] = stats.share_ci(interp[i, 0], ok[i, 0])
+        out[f"interp_large_n{n}"] = stats.share_ci(interp[i, 1], ok[i, 1])
+        out[f"unconv_small_n{n}"] = float((ok[i, 0] & ~conv[i, 0]).sum())
+        out[f"unconv_large_n{n}"] = float((ok[i, 1] & ~conv[i, 1]).sum())
         for k, name in ((0, "small"), (1, "large")):
-            out[f"train_{name}_{tag}"] = stats.mean_ci(thr.train[i, k], ok[i, k])
-            out[f"test_{name}_{tag}"] = stats.mean_ci(thr.test[i, k], ok[i, k])
-            out[f"conv_{name}_{tag}"] = stats.share_ci(conv[i, k], ok[i, k])
-            out[f"train_{name}_{tag}_conv"] = stats.mean_ci(thr.train[i, k], conv[i, k])
-        out[f"ols_train_{tag}"] = stats.mean_ci(thr.ols_train[i])
-        out[f"ols_test_{tag}"] = stats.mean_ci(thr.ols_test[i])
-        out[f"next_{tag}"] = stats.mean_ci(ext.n_max[i] + ext.n_min[i])
-        out[f"cosbeta_{tag}"] = stats.mean_ci(ext.cos_beta[i])
-        out[f"early_{tag}"] = stats.mean_ci(ext.align_early[i], ~ext.diverged[i])
-        out[f"final_{tag}"] = stats.mean_ci(ext.align_final[i], ~ext.diverged[i])
-    out["early_mean"] = stats.mean_ci(ext.align_early, ~ext.diverged)
-    out["final_mean"] = stats.mean_ci(ext.align_final, ~ext.diverged)
+            out[f"train_{name}_n{n}"] = stats.mean_ci(thr.train[i, k], ok[i, k])
+            out[f"test_{name}_n{n}"] = stats.mean_ci(thr.test[i, k], ok[i, k])
+        out[f"ols_train_n{n}"] = stats.mean_ci(thr.ols_train[i])
+        out[f"ols_test_n{n}"] = stats.mean_ci(thr.ols_test[i])
+        # paired per data set: small-init test loss over the OLS test loss on the same data
+        out[f"test_over_ols_n{n}"] = stats.mean_ci(thr.test[i, 0] / thr.ols_test[i], ok[i, 0])
+        out[f"large_over_small_n{n}"] = stats.mean_ci(thr.test[i, 1] / thr.test[i, 0], ok[i, 0] & ok[i, 1])
+    # preset-independent aliases: the first and last n of the grid, and the first n above the threshold
+    thr_est = threshold_n(thr)
+    above = [n for n in thr.n_grid if thr_est.n and n >= thr_est.value]
+    for tag, n in (("first", thr.n_grid[0]), ("last", thr.n_grid[-1]), ("above", above[0] if above else None)):
+        out[f"n_{tag}"] = float(n) if n is not None else NAN
+        for key in ("interp_share", "interp_large", "train_small", "test_small", "train_large", "test_large",
+                    "ols_train", "ols_test", "test_over_ols", "large_over_small"):
+            out[f"{key}_{tag}"] = out[f"{key}_n{n}"] if n is not None else Estimate(NAN, NAN, NAN, 0)
+        for key in ("unconv_small", "unconv_large"):
+            out[f"{key}_{tag}"] = out[f"{key}_n{n}"] if n is not None else NAN
+    vals = [e.value for e in large if e.n]
+    out["interp_large_min"] = min(1 - v for v in vals) if vals else NAN
+    out["n_lo"], out["n_hi"] = float(thr.n_grid[0]), float(thr.n_grid[-1])
+    out["n_max"] = float(max(thr.n_grid))
+    out["params"] = float(result.config.width * (result.config.d + 1))
+    out["params_per_n"] = out["params"] / out["n_max"]
+    out["threshold_n"] = thr_est
+    del small
+    return out
+
+
+def _extremal_numbers(result: Result) -> dict[str, float | Estimate]:
+    ext = result.extremal
+    ok = ~ext.diverged
+    return {
+        "cos_beta_small_n": stats.mean_ci(ext.cos_beta[0]),
+        "cos_beta_large_n": stats.mean_ci(ext.cos_beta[-1]),
+        "align_score": stats.mean_ci(ext.align_early, ok),
+        "align_random": stats.mean_ci(ext.align_random, ok),
+        "align_final": stats.mean_ci(ext.align_final, ok),
+        # the ascent is stopped: how much the kept quantities move between half and all of its steps
+        "cos_shift": float((ext.cos_beta - ext.cos_beta_half).abs().max()),
+        "align_shift": float((ext.align_early - ext.align_early_half)[ok].abs().max()) if ok.any() else NAN,
+        "extremal_diverged": float(ext.diverged.sum()),
+    }
+
+
+def _scale_numbers(sc: Scales) -> dict[str, float | Estimate]:
+    ok = ~sc.diverged
+    out: dict[str, float | Estimate] = {"scale_n": float(sc.n), "scale_count": float(len(sc.lams)),
+                                        "scale_diverged": float(sc.diverged.sum())}
+    for i, lam in enumerate(sc.lams):
+        out[f"scale_lam_l{i}"] = float(lam)
+        out[f"scale_train_l{i}"] = stats.mean_ci(sc.train[i], ok[i])
+        out[f"scale_test_l{i}"] = stats.mean_ci(sc.test[i], ok[i])
+        out[f"scale_interp_l{i}"] = stats.share_ci(~_stalled(sc.train[i], sc.ols_train), ok[i])
+        out[f"scale_unconv_l{i}"] = float((ok[i] & ~sc.converged[i]).sum())
+    out["scale_unconv"] = float((ok & ~sc.converged).sum())
+    out["scale_runs"] = float(ok.numel())
+    last = len(sc.lams) - 1
+    for key in ("scale_lam", "scale_train", "scale_test", "scale_interp", "scale_unconv"):
+        out[f"{key}_last"] = out[f"{key}_l{last}"]
     return out
 
 
 def _convergence_numbers(thr: Threshold) -> dict[str, float | Estimate]:
     ok, conv = ~thr.diverged, thr.converged
     unconv = ok & ~conv  # valid runs that did not pass the check
-    thr_n = threshold_n(thr)
-    means = [stats.mean_ci(thr.test[i, 0], conv[i, 0]) for i in range(len(thr.n_grid))]
-    worst = int(torch.tensor([m.value for m in means]).nan_to_num(nan=-math.inf).argmax())
-    above = torch.tensor([n >= thr_n for n in thr.n_grid]) if not math.isnan(thr_n) else torch.zeros(len(thr.n_grid), dtype=torch.bool)
     return {
-        "threshold_n": thr_n,
         "runs": float(ok.numel()),
-        "conv_share": stats.share_ci(conv, ok),
+        "conv_small": stats.share_ci(conv[:, 0], ok[:, 0]),
+        "conv_large": stats.share_ci(conv[:, 1], ok[:, 1]),
         "unconverged": float(unconv.sum()),
         "unconv_small": float(unconv[:, 0].sum()),
         "unconv_large": float(unconv[:, 1].sum()),
-        "unconv_small_above": float(unconv[above, 0].sum()),
         "threshold_diverged": float(thr.diverged.sum()),
         "move_small": _median(thr.weight_move[:, 0], ok[:, 0]),
         "move_large": _median(thr.weight_move[:, 1], ok[:, 1]),
         "gfinal_med": _median(thr.grad, conv),
         "gfinal_max": float(thr.grad[conv].max()) if conv.any() else NAN,
         "gavg_med": _median(thr.grad_avg, conv),
-        "worst_n": float(thr.n_grid[worst]) if not math.isnan(means[worst].value) else NAN,
-        "worst_test": means[worst],
     }
 
 
 def _config_numbers(result: Result) -> dict[str, float]:
     cfg = result.config
     names = ("toy_width", "toy_steps", "toy_lr", "toy_seeds", "toy_init", "d", "noise", "width", "seeds", "steps",
-             "small_init", "large_init", "lr_small", "lr_large", "grad_tol", "plateau_tol", "starts")
+             "small_init", "large_init", "lr", "grad_tol", "plateau_tol", "starts", "ascent_steps")
     out = {k: float(getattr(cfg, k)) for k in names}
     out["toy_lr_ratio"] = cfg.toy_lr / 2e-3  # the code's lr 1e-3 on a loss twice ours
+    out["flow_time"] = cfg.lr * cfg.steps
     out["noise_level"] = result.threshold.noise_level
     out["seconds"] = float(result.seconds["total"])
     return out
@@ -141,11 +253,9 @@ def _config_numbers(result: Result) -> dict[str, float]:
 def estimates(result: Result) -> dict[str, float | Estimate]:
     """Every number of the chapter: an :class:`~overparam.stats.Estimate` where it is estimated from
     runs (with its interval), else a float."""
-    thr = result.threshold
     out = {**_config_numbers(result), **_toy_numbers(result.toy), **_threshold_numbers(result),
-           **_convergence_numbers(thr)}
-    out["extremal_diverged"] = float(result.extremal.diverged.sum())
-    out["diverged"] = out["toy_diverged"] + out["threshold_diverged"]
+           **_convergence_numbers(result.threshold), **_extremal_numbers(result), **_scale_numbers(result.scales)}
+    out["diverged"] = out["toy_diverged"] + out["threshold_diverged"] + out["scale_diverged"]
     return out
 
 
@@ -161,42 +271,58 @@ def numbers(result: Result) -> dict[str, float]:
     return out
 
 
+def _ci(e: Estimate, spec: str = ".3g") -> str:
+    return f"{e.value:{spec}} [{e.lo:{spec}}, {e.hi:{spec}}]" if e.n else "n/a"
+
+
 def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows for :func:`overparam.book.comparison_table` (ours with 95% intervals)."""
+    """Rows for :func:`overparam.book.comparison_table` (ours with 95% intervals); each row's paper
+    text ends with a "reproduced?" verdict and its reason."""
     cfg, e = result.config, estimates(result)
     toy_scale = f"width {cfg.toy_width}, {cfg.toy_steps} steps at lr {cfg.toy_lr:g}, {cfg.toy_seeds} seeds"
-    thr_scale = (f"d={cfg.d}, noise {cfg.noise:g}, width {cfg.width}, n in {list(cfg.n_grid)}, "
-                 f"{cfg.seeds} seeds, {cfg.steps} GD steps")
-    lo, hi = f"n={e['n_lo']:.0f}", f"n={e['n_hi']:.0f}"
+    thr_scale = (f"d={cfg.d}, noise {cfg.noise:g}, width {cfg.width} ({cfg.width * (cfg.d + 1)} parameters >= 4 n_max), "
+                 f"n in {list(cfg.n_grid)}, {cfg.seeds} seeds, {cfg.steps} GD steps at lr {cfg.lr:g} (both inits)")
+    lo, hi = cfg.n_grid[0], cfg.n_grid[-1]
     valid = e["runs"] - e["threshold_diverged"]
+    sc = result.scales
+    last = len(sc.lams) - 1
     return [
-        {"quantity": "3 points: final train loss (global min 0)",
-         "paper": "> 0, GD does not reach a global minimum (arXiv 2401.10791, 3-points example; code no_convergence.py)",
-         "ours": f"{e['toy_loss']:.3g}", "scale": toy_scale},
-        {"quantity": "3 points: final gradient norm (max over seeds)", "paper": "-> 0 (stationary point; qualitative)",
-         "ours": e["toy_grad"], "scale": toy_scale},
+        {"quantity": "3 points: final train loss (global min 0) / affine least-squares loss",
+         "paper": "> 0, GD does not reach a global minimum (arXiv 2401.10791; code early_alignment.py) — "
+                  "reproduced: yes (the plateau is the least-squares line)",
+         "ours": f"{_ci(e['toy_plateau'], '.5f')} / {e['toy_plateau_ls']:.5f}", "scale": toy_scale},
+        {"quantity": "3 points: final gradient norm (max over seeds)",
+         "paper": "-> 0 (stationary point) — reproduced: yes", "ours": e["toy_grad"], "scale": toy_scale},
         {"quantity": "3 points: share of output mass within 0.05 rad of the top extremal vector (end of early phase, one seed)",
-         "paper": "neurons concentrate on extremal vectors (qualitative, polar animation)", "ours": e["toy_share"], "scale": toy_scale},
-        {"quantity": f"small init: train loss at {lo} / {hi}",
-         "paper": "~0 below the optimization threshold, ~noise level above (arXiv 2410.02348, experiments; qualitative here)",
-         "ours": f"{e['train_small_lo']:.3g} / {e['train_small_hi']:.3g}", "scale": thr_scale},
-        {"quantity": f"small init: test loss at {lo} / {hi} (noise level {e['noise_level']:.3g})",
-         "paper": "drops at the threshold, close to the OLS/ground-truth level above it (qualitative here)",
-         "ours": f"{e['test_small_lo']:.3g} / {e['test_small_hi']:.3g}", "scale": thr_scale},
-        {"quantity": f"large init: train / test loss at {hi}",
-         "paper": "keeps interpolating (train ~0), worse test loss (qualitative)",
-         "ours": f"{e['train_large_hi']:.3g} / {e['test_large_hi']:.3g}", "scale": thr_scale},
-        {"quantity": "optimization threshold (first n where converged small-init nets stop interpolating)",
-         "paper": "exists; its value depends on d, noise and init (not taken from the paper)",
-         "ours": e["threshold_n"], "scale": thr_scale},
-        {"quantity": f"extremal vectors of G (maximisers + minimisers) at {lo} / {hi}",
-         "paper": "concentrate on the population ones (+-beta*) as n grows (Thm 3.1)",
-         "ours": f"{e['next_lo']:.3g} / {e['next_hi']:.3g}", "scale": f"{cfg.starts} ascent starts per sign"},
-        {"quantity": f"cos(top maximiser of G, beta*) at {hi}", "paper": "-> 1 as n grows (Thm 3.1)",
-         "ours": f"{e['cosbeta_hi']:.3g}", "scale": thr_scale},
-        {"quantity": "unconverged runs (mean gradient / loss plateau check; diverged runs excluded)", "paper": "not reported",
-         "ours": f"{e['unconverged']:.0f} of {valid:.0f}", "scale": thr_scale},
-        {"quantity": "diverged runs (3 points; threshold sweep)", "paper": "not reported",
-         "ours": f"{e['toy_diverged']:.0f} of {cfg.toy_seeds}; {e['threshold_diverged']:.0f} of {e['runs']:.0f}",
+         "paper": "neurons concentrate on extremal vectors (polar animation) — reproduced: yes (one seed shown)",
+         "ours": e["toy_share"], "scale": toy_scale},
+        {"quantity": "alignment score of small-init neurons at the end of the early phase (random directions)",
+         "paper": "neurons align with extremal vectors of G — reproduced: yes (against a stopped ascent's end points)",
+         "ours": f"{_ci(e['align_score'], '.4f')} ({_ci(e['align_random'], '.2f')})", "scale": thr_scale},
+        {"quantity": f"cos(top maximiser of G, beta*) at n={lo} / n={hi}",
+         "paper": "-> 1 as n grows (Thm 3.1) — reproduced: yes (direction), at our n",
+         "ours": f"{_ci(e['cos_beta_small_n'])} / {_ci(e['cos_beta_large_n'])}", "scale": f"{cfg.starts} ascent starts per sign"},
+        {"quantity": "optimization threshold: n where half the small-init runs stop interpolating (bootstrap over seeds)",
+         "paper": "exists; value depends on d, noise, init (not taken from the paper) — reproduced: partly "
+                  "(a soft transition over a factor of a few in n, at one finite training time)",
+         "ours": _ci(e["threshold_n"], ".3g"), "scale": thr_scale},
+        {"quantity": f"share of small-init runs that interpolate at n={lo} / n={hi}",
+         "paper": "~all below the threshold, none above — reproduced: yes",
+         "ours": f"{_ci(e[f'interp_share_n{lo}'], '.2f')} / {_ci(e[f'interp_share_n{hi}'], '.2f')}", "scale": thr_scale},
+        {"quantity": f"large init ({cfg.large_init:g}, same lr and steps): share that interpolates, lowest over n",
+         "paper": "a large init keeps interpolating — reproduced: yes at this width and time",
+         "ours": e["interp_large_min"], "scale": thr_scale},
+        {"quantity": f"small-init test loss / OLS test loss at n={e['n_above']:.0f} (first n past the threshold) / n={hi}",
+         "paper": "close to OLS above the threshold — reproduced: partly (close only at the largest n)",
+         "ours": f"{_ci(e['test_over_ols_above'], '.2f')} / {_ci(e['test_over_ols_last'], '.2f')}", "scale": thr_scale},
+        {"quantity": f"n={sc.n}: train loss at lambda={sc.lams[0]:g} / {sc.lams[last]:g}",
+         "paper": "small init is what stops interpolation — reproduced: yes at this n",
+         "ours": f"{_ci(e['scale_train_l0'])} / {_ci(e[f'scale_train_l{last}'])}",
+         "scale": f"{cfg.seeds} seeds per lambda, same lr and steps"},
+        {"quantity": "unconverged runs (mean gradient / loss plateau check; kept in every share; diverged excluded)",
+         "paper": "not reported", "ours": f"{e['unconverged']:.0f} of {valid:.0f}", "scale": thr_scale},
+        {"quantity": "diverged runs (3 points; threshold sweep; init-scale sweep)", "paper": "not reported",
+         "ours": f"{e['toy_diverged']:.0f} of {cfg.toy_seeds}; {e['threshold_diverged']:.0f} of {e['runs']:.0f}; "
+                 f"{e['scale_diverged']:.0f} of {sc.diverged.numel()}",
          "scale": f"{toy_scale}; {thr_scale}"},
     ]

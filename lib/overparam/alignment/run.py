@@ -1,15 +1,20 @@
 """Chapter 3's experiments (compute only): ``run(cfg) -> Result``.
 
 (a) ``toy``: the paper code's "3 points" data (1-D input with bias), neurons in polar coordinates,
-    and a training loss that plateaus above the global minimum 0 with a vanishing gradient;
+    and a training loss that plateaus above the global minimum 0 (at the affine least-squares loss)
+    with a vanishing gradient;
 (b) ``threshold``: a noisy linear teacher, final train/test loss vs n for a small and a large
-    initialisation, OLS as reference, convergence checked by a mean gradient and a loss plateau;
-(c) ``extremal``: the extremal vectors of G found directly (projected gradient ascent on the
-    sphere from many starts, batched), compared with where the small-init neurons went.
+    initialisation at the same learning rate and steps, over-parameterized at every n, OLS as
+    reference, convergence checked by a mean gradient and a loss plateau; ``scales``: train/test loss
+    at one n across init scales;
+(c) ``extremal``: extremal vectors of G found directly (projected gradient ascent on the sphere from
+    many starts, batched); the top maximiser vs beta* and the alignment of the small-init neurons,
+    each also read at half the ascent steps (the ascent is stopped, not converged: its end points are
+    not counted).
 
 Boursier & Flammarion, "Simplicity bias and optimization threshold in two-layer ReLU networks",
 ICML 2025 (arXiv 2410.02348); the toy is from their "Early alignment in two-layer networks training
-is a two-edged sword" (arXiv 2401.10791, code ``eboursier/early_alignment``, ``no_convergence.py``).
+is a two-edged sword" (arXiv 2401.10791, code ``eboursier/early_alignment``, ``early_alignment.py``).
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from ..device import cpu_threads, resolve_device
 from .config import Config
 from .extremal import G_values, alignment_score, extremal_vectors, grad_norm
 
-__all__ = ["TOY_X", "TOY_Y", "Toy", "Fits", "Threshold", "Extremal", "Result", "run", "estimate_seconds"]
+__all__ = ["TOY_X", "TOY_Y", "Toy", "Fits", "Threshold", "Scales", "Extremal", "Result", "run", "estimate_seconds",
+           "toy_least_squares"]
 
-#: The "3 points" data of the official code (``no_convergence.py``, ``--data "3 points"``).
+#: The "3 points" data of the official code (``early_alignment.py``, ``--data "3 points"``).
 TOY_X = (-0.75, -0.5, 0.125)
 TOY_Y = (1.1, 0.1, 0.8)
 
@@ -41,7 +47,9 @@ class Toy:
     ``snaps`` (the shown seed's ``w (m, 1)``, ``b (m,)``, ``a (m,)`` over training; the shown seed is
     the first that did not diverge, ``shown``); ``params`` (final, all members); ``theta (K,)`` /
     ``G (K,)``: G on the circle of unit ``(w, b)``; ``ext``: its extremal vectors; ``align (F,)``:
-    :func:`alignment_score` of the shown seed at each snapshot; ``diverged (S,)``.
+    :func:`alignment_score` of the shown seed at each snapshot; ``pred (S, 3)``: final outputs on the
+    three points; ``ls_pred (3,)``, ``ls_loss``: the affine least-squares fit (:func:`toy_least_squares`);
+    ``diverged (S,)``.
     """
 
     steps: torch.Tensor
@@ -55,6 +63,9 @@ class Toy:
     G: torch.Tensor
     ext: dict
     align: torch.Tensor
+    pred: torch.Tensor
+    ls_pred: torch.Tensor
+    ls_loss: float
     diverged: torch.Tensor
 
 
@@ -93,21 +104,36 @@ class Threshold(Fits):
 
 
 @dataclass(frozen=True)
-class Extremal:
-    """(c) Extremal vectors of G for each data set of (b), axes ``(N, S)``.
+class Scales(Fits):
+    """The init-scale sweep at ``n``: the :class:`Fits` fields with axes ``(L, S)`` over ``lams``
+    (``small_init`` then ``scales``; balanced init, the same draw rescaled), the same data sets as the
+    sweep's, the same learning rate and steps; ``ols_train`` / ``ols_test (S,)``."""
 
-    ``n_max`` / ``n_min`` (counts), ``cos_beta`` (top maximiser vs the teacher): from the data alone.
-    ``align_early`` / ``align_final``: :func:`alignment_score` of the small-init net at the end of its
-    alignment phase (``align_step``: the last snapshot before the loss fell by 1%) and at the end;
-    ``diverged``: the small-init nets that diverged (their scores are not valid).
+    lams: tuple[float, ...]
+    n: int
+    ols_train: torch.Tensor
+    ols_test: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Extremal:
+    """(c) Extremal vectors of G for each data set of (b), axes ``(N, S)``, from the ascent's end points
+    (stopped after ``ascent_steps``; the ``*_half`` fields after half of them).
+
+    ``cos_beta`` (top maximiser vs the teacher): from the data alone. ``align_early`` / ``align_final``:
+    :func:`alignment_score` of the small-init net at the end of its alignment phase (``align_step``: the
+    last snapshot before the loss fell by 1%) and at the end; ``align_random``: the same score for the
+    random directions of its initialisation (control); ``diverged``: the small-init nets that diverged
+    (their scores are not valid).
     """
 
-    n_max: torch.Tensor
-    n_min: torch.Tensor
     cos_beta: torch.Tensor
     align_early: torch.Tensor
     align_final: torch.Tensor
+    align_random: torch.Tensor
     align_step: torch.Tensor
+    cos_beta_half: torch.Tensor
+    align_early_half: torch.Tensor
     diverged: torch.Tensor
 
 
@@ -121,6 +147,7 @@ class Result:
     seconds: dict[str, float]
     toy: Toy
     threshold: Threshold
+    scales: Scales
     extremal: Extremal
 
 
@@ -167,14 +194,27 @@ def _toy(cfg: Config, dev, progress: bool) -> Toy:
     G = G_values(torch.stack([theta.cos(), theta.sin()], -1)[None], xl, yl)[0]
     ext = extremal_vectors(xl, yl, starts=cfg.starts, steps=cfg.ascent_steps, lr=cfg.ascent_lr,
                            seed=_seed(cfg, "toy_ascent"))[0]
+    ls_pred, ls_loss = toy_least_squares()
     ok = torch.nonzero(~res.diverged).flatten()
     shown = int(ok[0]) if len(ok) else 0
     snaps = tuple({k: v[shown].clone() for k, v in s.items()} for s in res.snapshots)
     return Toy(
         steps=res.steps, loss=res.loss, grad=res.metrics["grad"], snap_steps=tuple(res.snapshot_steps),
         snaps=snaps, shown=shown, params={k: v.cpu() for k, v in res.params.items()}, theta=theta, G=G,
-        ext=ext, align=torch.tensor([_toy_score(s, ext) for s in snaps]), diverged=res.diverged,
+        ext=ext, align=torch.tensor([_toy_score(s, ext) for s in snaps]),
+        pred=model.forward(res.params, x).detach().cpu(), ls_pred=ls_pred, ls_loss=ls_loss, diverged=res.diverged,
     )
+
+
+def toy_least_squares() -> tuple[torch.Tensor, float]:
+    """The affine least-squares fit ``c x + e`` of the 3 points: its values ``(3,)`` on them and its loss
+    ``(1/2n) sum (c x_i + e - y_i)^2`` (float64). One ReLU active on all three points is affine there,
+    so this is the lowest loss such a network can reach."""
+    x, y = torch.tensor(TOY_X, dtype=torch.float64), torch.tensor(TOY_Y, dtype=torch.float64)
+    A = torch.stack([x, torch.ones_like(x)], -1)
+    coef = torch.linalg.lstsq(A, y[:, None]).solution[:, 0]
+    pred = A @ coef
+    return pred, float(0.5 * (pred - y).square().mean())
 
 
 def _toy_score(snap, ext) -> float:
@@ -184,7 +224,7 @@ def _toy_score(snap, ext) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# (b) the threshold sweep and (c) the extremal vectors of its data sets
+# (b) the threshold sweep, the init-scale sweep and (c) the extremal vectors of their data sets
 # --------------------------------------------------------------------------------------------
 
 
@@ -211,13 +251,22 @@ def _net(cfg: Config, scale: float) -> models.TwoLayerReLU:
     return models.TwoLayerReLU(d=cfg.d, width=cfg.width, init_scale=scale / math.sqrt(cfg.width), output_init="balanced")
 
 
+def _scale_lams(cfg: Config) -> tuple[float, ...]:
+    """The init scales of the init-scale sweep: ``small_init`` then ``scales``."""
+    return (cfg.small_init, *cfg.scales)
+
+
 def _init(cfg: Config, n: int, dev) -> dict[str, torch.Tensor]:
     """Small-init members (``S``), then large-init members paired so that ``f = 0`` at init (the
-    code's ``zero_output`` option for the lazy regime)."""
+    code's ``zero_output`` option for the lazy regime); at ``n = scale_n`` then ``S`` balanced members
+    for each of ``scales`` (same law as the small init, only lambda changes)."""
     S = cfg.seeds
     p_small = _net(cfg, cfg.small_init).init(S, seed=_seed(cfg, "small", n), device=dev)
-    p_large = models.paired_init(_net(cfg, cfg.large_init).init(S, seed=_seed(cfg, "large", n), device=dev))
-    return {k: torch.cat([p_small[k], p_large[k]]) for k in p_small}
+    parts = [p_small, models.paired_init(_net(cfg, cfg.large_init).init(S, seed=_seed(cfg, "large", n), device=dev))]
+    if n == cfg.scale_n:
+        # Same draw as the small init, rescaled: the init scale is the only thing that changes.
+        parts += [{k: v * (lam / cfg.small_init) for k, v in p_small.items()} for lam in cfg.scales]
+    return {k: torch.cat([p[k] for p in parts]) for k in p_small}
 
 
 def _window(cfg: Config) -> int:
@@ -226,14 +275,16 @@ def _window(cfg: Config) -> int:
 
 
 def _fit(cfg: Config, n: int, dat: _Data, dev, progress: bool) -> tuple[train.TrainResult, Fits]:
-    """Train both initialisations on the ``S`` data sets of one n, as one ensemble of ``2S``."""
+    """Train every initialisation on the ``S`` data sets of one n, as one ensemble (``K S`` members,
+    blocks of ``S``: small, large, then the init-scale sweep at ``scale_n``), one learning rate."""
     net, S, window = _net(cfg, cfg.small_init), cfg.seeds, _window(cfg)
-    lr = torch.tensor([cfg.lr_small] * S + [cfg.lr_large] * S, device=dev)
+    p0 = _init(cfg, n, dev)
+    K = p0["w"].shape[0] // S
     half = cfg.steps // 2
     early = [s for s in train.log_steps(cfg.steps, 80) if s <= cfg.steps // 4]
-    X, Y, p0 = torch.cat([dat.x, dat.x]).to(dev), torch.cat([dat.y, dat.y]).to(dev), _init(cfg, n, dev)
+    X, Y = dat.x.to(dev).repeat(K, 1, 1), dat.y.to(dev).repeat(K, 1)
     res = train.train(
-        net, p0, X, Y, steps=cfg.steps, lr=lr, record_steps=sorted(set(train.log_steps(cfg.steps, 40)) | {half}),
+        net, p0, X, Y, steps=cfg.steps, lr=cfg.lr, record_steps=sorted(set(train.log_steps(cfg.steps, 40)) | {half}),
         snapshot_steps=sorted(set(early) | {cfg.steps - window}), on_divergence="mask", progress=progress,
         desc=f"n={n}",
     )
@@ -242,10 +293,10 @@ def _fit(cfg: Config, n: int, dat: _Data, dev, progress: bool) -> tuple[train.Tr
     # Mean gradient over the last `window` steps = displacement / (window * lr): at a ReLU kink GD can
     # bounce with a gradient that does not vanish while the iterate (and the loss) stay put.
     disp = sum((P[k].cpu() - last[k]).square().flatten(1).sum(1) for k in net.trainable).sqrt()
-    gavg = disp / (window * lr.cpu())
+    gavg = disp / (window * cfg.lr)
     with torch.no_grad():
         gn = grad_norm(net, P, X, Y).cpu()
-        te = train.loss_per_member(net.forward(P, torch.cat([dat.xt, dat.xt]).to(dev)), torch.cat([dat.yt, dat.yt]).to(dev)).cpu()
+        te = train.loss_per_member(net.forward(P, dat.xt.to(dev).repeat(K, 1, 1)), dat.yt.to(dev).repeat(K, 1)).cpu()
     change = (res.loss[res.steps.tolist().index(half)] - res.loss[-1]) / (0.5 * cfg.noise**2)
     diverged = res.diverged
     conv = (gavg < cfg.grad_tol) & (change.abs() < cfg.plateau_tol) & torch.isfinite(res.loss[-1]) & ~diverged
@@ -270,38 +321,49 @@ def _phase_end(res: train.TrainResult, s: int, steps: int) -> int:
     return cands[-1] if cands else 0
 
 
-def _extremal_at(cfg: Config, n: int, dat: _Data, res: train.TrainResult, dev) -> list[list[float]]:
-    """Per data set ``s < S``: ``[n_max, n_min, cos_beta, align_early, align_final, align_step]``."""
-    ext = extremal_vectors(dat.x.to(dev), dat.y.to(dev), starts=cfg.starts, steps=cfg.ascent_steps,
-                           lr=cfg.ascent_lr, seed=_seed(cfg, "ascent", n))
+def _extremal_at(cfg: Config, n: int, dat: _Data, res: train.TrainResult, p0, dev) -> list[list[float]]:
+    """Per data set ``s < S``: ``[cos_beta, align_early, align_final, align_random, align_step]`` from the
+    ascent's end points after ``ascent_steps``, then ``[cos_beta, align_early]`` after half of them."""
+    full, half = (extremal_vectors(dat.x.to(dev), dat.y.to(dev), starts=cfg.starts, steps=k, lr=cfg.ascent_lr,
+                                   seed=_seed(cfg, "ascent", n)) for k in (cfg.ascent_steps, cfg.ascent_steps // 2))
     P, rows = res.params, []
-    for s, e in enumerate(ext):
-        cos = float(e["max"][0].double() @ dat.beta.double()) if len(e["max_G"]) else 0.0
+    beta = dat.beta.double()
+    for s, (e, e2) in enumerate(zip(full, half)):
         k = _phase_end(res, s, cfg.steps)
         snap = res.snapshots[k]
-        early = alignment_score(snap["w"][s].double(), snap["a"][s].double(), e)
-        final = alignment_score(P["w"][s].cpu().double(), P["a"][s].cpu().double(), e)
-        rows.append([len(e["max_G"]), len(e["min_G"]), cos, early, final, res.snapshot_steps[k] if res.snapshot_steps else 0])
+        row = [float(e["max"][0].double() @ beta) if len(e["max_G"]) else 0.0,
+               alignment_score(snap["w"][s].double(), snap["a"][s].double(), e),
+               alignment_score(P["w"][s].cpu().double(), P["a"][s].cpu().double(), e),
+               # control: the same score for the random directions of the initialisation
+               alignment_score(p0["w"][s].cpu().double(), p0["a"][s].cpu().double(), e),
+               res.snapshot_steps[k] if res.snapshot_steps else 0,
+               float(e2["max"][0].double() @ beta) if len(e2["max_G"]) else 0.0,
+               alignment_score(snap["w"][s].double(), snap["a"][s].double(), e2)]
+        rows.append(row)
     return rows
 
 
-def _threshold(cfg: Config, dev, progress: bool) -> tuple[Threshold, Extremal]:
-    S, fits, ols, rows = cfg.seeds, [], [], []
+def _threshold(cfg: Config, dev, progress: bool) -> tuple[Threshold, Scales, Extremal]:
+    S, fits, ols, rows, scale = cfg.seeds, [], [], [], None
     for n in cfg.n_grid:
-        # Seeds in the ensemble axis: S data sets drawn once, shared by both initialisations.
+        # Seeds in the ensemble axis: S data sets drawn once, shared by every initialisation.
         dat = _draw(cfg, n)
         res, fit = _fit(cfg, n, dat, dev, progress)
-        fits.append(fit)
+        fits.append({f.name: getattr(fit, f.name)[: 2 * S] for f in fields(Fits)})
         ols.append(_ols(dat))
-        rows.append(_extremal_at(cfg, n, dat, res, dev))
+        rows.append(_extremal_at(cfg, n, dat, res, _init(cfg, n, torch.device("cpu")), dev))
+        if n == cfg.scale_n:
+            L = len(_scale_lams(cfg))
+            keep = torch.cat([torch.arange(S), torch.arange(2 * S, (L + 1) * S)])  # small, then the scales
+            scale = Scales(**{f.name: getattr(fit, f.name)[keep].reshape(L, S) for f in fields(Fits)},
+                           lams=_scale_lams(cfg), n=n, ols_train=ols[-1][0], ols_test=ols[-1][1])
 
-    stacked = {f.name: torch.stack([getattr(fit, f.name).reshape(2, S) for fit in fits]) for f in fields(Fits)}
+    stacked = {k: torch.stack([f[k].reshape(2, S) for f in fits]) for k in fits[0]}
     thr = Threshold(**stacked, n_grid=cfg.n_grid, noise_level=0.5 * cfg.noise**2,
                     ols_train=torch.stack([o[0] for o in ols]), ols_test=torch.stack([o[1] for o in ols]))
-    cols = torch.tensor(rows, dtype=torch.float64)  # (N, S, 6)
-    ext = Extremal(cols[..., 0].long(), cols[..., 1].long(), *(cols[..., j].float() for j in (2, 3, 4, 5)),
-                   diverged=thr.diverged[:, 0].clone())
-    return thr, ext
+    cols = torch.tensor(rows, dtype=torch.float64)  # (N, S, 7)
+    ext = Extremal(*(cols[..., j].float() for j in range(7)), diverged=thr.diverged[:, 0].clone())
+    return thr, scale, ext
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,13 +372,17 @@ def _threshold(cfg: Config, dev, progress: bool) -> tuple[Threshold, Extremal]:
 
 
 def estimate_seconds(cfg: Config, device="auto") -> float:
-    """Rough wall seconds of :func:`run`: per-step overhead plus work per (member x sample x neuron)."""
+    """Rough wall seconds of :func:`run`: per-step overhead plus work per (member x sample x neuron) for
+    the training runs, and per (start x sample) for the ascent (run to ``ascent_steps`` and to half of
+    them). CPU constants measured on one thread (book: ~90 s); CUDA constants are rough."""
     dev = resolve_device(device)
     per_step = 2e-4 if dev.type == "cuda" else 3e-4
-    per_elem = 5e-12 if dev.type == "cuda" else 4e-9
+    per_elem = 5e-12 if dev.type == "cuda" else 1.2e-9
     toy = cfg.toy_steps * (per_step + per_elem * cfg.toy_seeds * 3 * cfg.toy_width * 6)
-    thr = sum(cfg.steps * (per_step + per_elem * 2 * cfg.seeds * n * cfg.width * 8) for n in cfg.n_grid)
-    return float(toy + thr)
+    members = [(2 + (len(cfg.scales) if n == cfg.scale_n else 0)) * cfg.seeds for n in cfg.n_grid]
+    thr = sum(cfg.steps * (per_step + per_elem * k * n * cfg.width * 8) for k, n in zip(members, cfg.n_grid))
+    asc = sum(1.5 * cfg.ascent_steps * (per_step + per_elem * 2 * cfg.starts * cfg.seeds * n * cfg.d) for n in cfg.n_grid)
+    return float(toy + thr + asc)
 
 
 def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
@@ -332,5 +398,5 @@ def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
         with timer("toy"):
             toy = _toy(cfg, dev, progress)
         with timer("threshold"):
-            thr, ext = _threshold(cfg, dev, progress)
-    return Result(cfg, str(dev), timer.total(), toy, thr, ext)
+            thr, scales, ext = _threshold(cfg, dev, progress)
+    return Result(cfg, str(dev), timer.total(), toy, thr, scales, ext)
