@@ -12,6 +12,8 @@ MNIST is by Yann LeCun, Corinna Cortes and Christopher J. C. Burges (CC BY-SA 3.
 
 from __future__ import annotations
 
+import functools
+
 import gzip
 import hashlib
 import itertools
@@ -41,6 +43,7 @@ __all__ = [
     "corrupt_labels",
     "MNISTSplit",
     "mnist_split",
+    "mnist_pool_sizes",
     "MNIST_PIXEL_MEAN",
     "MNIST_PIXEL_STD",
     "standardize_pixels",
@@ -509,6 +512,17 @@ def mnist_split(
     x_train, y_train = pick(tr, n_train, "n_train")
     x_test, y_test = pick(te, n_test, "n_test")
     return MNISTSplit(x_train, y_train, x_test, y_test)
+
+
+@functools.lru_cache(maxsize=32)
+def mnist_pool_sizes(classes: tuple[int, ...], seed: int, source: str = "offline") -> tuple[int, int]:
+    """``(train, test)``: how many images of ``classes`` the train and test pools of
+    :func:`mnist_split` hold for this ``seed`` (the most that ``n_train`` / ``n_test`` can draw).
+
+    Cheap (one load of the bundled file, cached), so configs can check sample sizes before any work.
+    """
+    sp = mnist_split(classes=tuple(classes), seed=seed, source=source, flatten=False)
+    return len(sp.y_train), len(sp.y_test)
 
 
 #: The usual MNIST pixel statistics (training set, pixels in [0, 1]).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..chapter import ChapterConfig, Float, Int, IntSeq, from_preset, param, require
+from ..chapter import ChapterConfig, Float, Int, IntSeq, derive_seed, from_preset, param, require
+from ..data import mnist_pool_sizes
 
 __all__ = ["Config", "PRESETS", "config", "MNIST_SIDE"]
 
@@ -85,6 +86,10 @@ class Config(ChapterConfig):
         side = MNIST_SIDE // self.mnist_pool
         require(self.mnist_kernel <= side, "mnist_kernel", self.mnist_kernel,
                 f"at most the pooled image side {MNIST_SIDE} // mnist_pool = {side} (mnist_pool={self.mnist_pool})")
+        if self.mnist_steps:  # the MNIST pool is checked here, not after the XOR part has trained
+            pool, _ = mnist_pool_sizes(tuple(self.mnist_classes), derive_seed(self.seed, "mnist_split"))
+            require(self.mnist_n_train <= pool, "mnist_n_train", self.mnist_n_train,
+                    f"at most the {pool} training images of digits {tuple(self.mnist_classes)} in the offline pool")
 
 
 PRESETS = {
