@@ -19,7 +19,14 @@ The setup follows the official code (``facebookresearch/luckmatters``, folder
 - inputs ``x ~ N(0, 1.5^2 I_d)``; loss ``(1/2N) sum_i ||f(x_i) - f*(x_i)||^2`` (the code's update);
 - specialization: Pearson correlation of mean-centred post-ReLU activations over samples; a teacher
   node is *recovered* if some student node has correlation > 0.95 on the evaluation set;
-- "early" is read at 5% of training (the paper's figure compares epoch 5 with epoch 100).
+- time is gradient-flow time ``lr * t``: the paper's SGD (lr 0.01, 100 x 1000 iterations) ends at
+  ``lr * t = 1000`` and its "early" (epoch 5) is ``lr * t = 50``; the presets say where they stop;
+- the script reseeds per run and draws the teacher first, so its teacher is the same at every width
+  for a seed (only its data differ); here the data are shared across widths too, and the decays
+  ``p`` of one seed share the teacher's grid draw (only the fan-out scaling differs).
+
+Training (:func:`.run.grads`) is the script's hand-written two-layer update; all widths and all
+(decay, seed) members run in one loop, one ensemble.
 
 Modules: :mod:`.config` (Config, presets), :mod:`.run` (compute: teacher, correlation, ``run``),
 :mod:`.report` (``numbers``, ``paper_vs_ours``), :mod:`.figures` (figures, ``live``).
@@ -28,14 +35,19 @@ Modules: :mod:`.config` (Config, presets), :mod:`.run` (compute: teacher, correl
 from .config import PRESETS, WEIGHT_CHOICES, Config, config
 from .figures import FIGURES, LIVE_CONTROLS, animation, live, plot_loss, plot_lshape, plot_recovery
 from .report import (
-    CLAIM, estimates, fanout_ratios, fanout_shares, final_eval_losses, node_rates, numbers, paper_vs_ours, recovered,
+    BINS, CLAIM, binned_fanout, decay_tag, estimates, fanout_ratios, final_eval_losses, loss_rises, node_rates, numbers,
+    paper_vs_ours, recovered, relative_fanout, student_params,
 )
-from .run import Result, Sweep, Width, activation_correlation, estimate_seconds, make_teacher, run, separate_vectors
+from .run import (
+    MAX_LOSS, Result, Sweep, Width, activation_correlation, estimate_seconds, grads, make_teacher, run,
+    separate_vectors,
+)
 
 __all__ = [
     "Config", "PRESETS", "config", "WEIGHT_CHOICES",
     "run", "Result", "Sweep", "Width", "estimate_seconds", "make_teacher", "separate_vectors", "activation_correlation",
-    "CLAIM", "numbers", "paper_vs_ours", "estimates", "recovered", "node_rates", "fanout_shares", "fanout_ratios",
-    "final_eval_losses",
+    "grads", "MAX_LOSS",
+    "CLAIM", "BINS", "numbers", "paper_vs_ours", "estimates", "recovered", "node_rates", "fanout_ratios",
+    "relative_fanout", "binned_fanout", "final_eval_losses", "student_params", "decay_tag", "loss_rises",
     "FIGURES", "LIVE_CONTROLS", "live", "plot_recovery", "plot_lshape", "plot_loss", "animation",
 ]

@@ -13,7 +13,7 @@ import torch
 from .. import book, stats, style
 from .._validate import check_int
 from .config import config
-from .report import node_rates
+from .report import BINS, binned_fanout, node_rates
 from .run import Result, Width, run
 
 __all__ = ["plot_recovery", "plot_lshape", "plot_loss", "animation", "FIGURES", "LIVE_CONTROLS", "live"]
@@ -27,96 +27,132 @@ def _all_diverged(n: int) -> str:
     return f"all {n} of {n} runs diverged: no valid run to show"
 
 
-def _recovery_panel(ax, result: Result, when: str) -> None:
-    """Recovery rate of each teacher node per multi at ``when``, with binomial 95% intervals."""
-    cfg, sw = result.config, result.sweep
+def _errorbar(ax, x, est, **kw) -> None:
+    v = np.array([e.value for e in est])
+    err = np.array([[e.value - e.lo for e in est], [e.hi - e.value for e in est]])
+    ax.errorbar(x, v, yerr=np.nan_to_num(err, nan=0.0, posinf=0.0, neginf=0.0), capsize=1.5, elinewidth=0.7, **kw)
+
+
+def _recovery_panel(ax, result: Result, decay: float) -> None:
+    """Recovery rate of each teacher node per multi, early (dotted) and final (solid), with binomial
+    95% intervals, for the members of ``decay``."""
+    cfg = result.config
     idx = np.arange(1, cfg.m + 1)
     k = len(cfg.multis)
-    for i, w in enumerate(sw.widths):
-        est = node_rates(result, w.multi, when)
-        if est[0].n == 0:
+    for i, w in enumerate(result.sweep.widths):
+        fin, early = node_rates(result, w.multi, "final", decay), node_rates(result, w.multi, "early", decay)
+        if fin[0].n == 0:
             continue
-        v = np.array([e.value for e in est])
-        err = np.array([[e.value - e.lo for e in est], [e.hi - e.value for e in est]])
         x = idx + 0.3 * (i - (k - 1) / 2) / max(1, k - 1)  # dodge so the error bars do not overlap
-        ax.errorbar(x, v, yerr=err, fmt="-o", ms=3, lw=1.2, elinewidth=0.7, capsize=1.5, color=style.color(i), label=f"{w.multi}x")
-    step = int(sw.steps[sw.early_index if when == "early" else -1])
-    ax.set_title(f"{'early' if when == 'early' else 'end'}: step {step}")
-    ax.set_xlabel("teacher node $j$ (strong $\\to$ weak)")
+        _errorbar(ax, x, fin, fmt="-o", ms=3, lw=1.3, color=style.color(i), label=f"{w.multi}x")
+        _errorbar(ax, x, early, fmt=":", lw=1.3, color=style.color(i), alpha=0.55)
+    ax.set_title(f"p = {decay:g}")
     ax.set_ylim(-0.03, 1.05)
     ax.set_xticks(idx if cfg.m <= 10 else idx[:: int(np.ceil(cfg.m / 10))])
 
 
+def _label_grid(axes, xlabel: str, ylabel: str) -> None:
+    for j, ax in enumerate(axes):
+        if j % 2 == 0:
+            ax.set_ylabel(ylabel)
+        if j >= len(axes) - 2:
+            ax.set_xlabel(xlabel)
+
+
+def _legend(fig, axes, cfg, extra: str = "") -> None:
+    handles, labels = [], []
+    for ax in axes:
+        h, lab = ax.get_legend_handles_labels()
+        if h:
+            handles, labels = h, lab
+            break
+    if handles:
+        fig.legend(handles, labels, title="student width" + extra, loc="outside lower center", ncol=len(cfg.multis))
+
+
 def plot_recovery(result: Result):
-    """Recovery rate of each teacher node (strong -> weak) per multi, early (left) and at the end
-    (right), with binomial 95% intervals over the seeds (the official ``figure_success_rate``)."""
+    """Recovery rate of each teacher node (strong -> weak) per multi, one panel per decay ``p``:
+    early (dotted, ``lr*t = early_time``) and final (solid), binomial 95% intervals over the seeds
+    (the layout of the official ``figure_success_rate``)."""
     cfg, sw = result.config, result.sweep
-    fig, axes = style.panels(2, height=3.4, sharey=True)
+    fig, axes = style.panels(len(cfg.decays), height=3.0, sharey=True)
     n_div = int(sw.diverged.sum())
-    for ax, when in zip(axes, ("early", "final")):
+    for ax, p in zip(axes, cfg.decays):
         if n_div == sw.diverged.numel():
             style.empty_panel(ax, _all_diverged(n_div))
             continue
-        _recovery_panel(ax, result, when)
+        _recovery_panel(ax, result, p)
         style.note_diverged(ax, n_div, sw.diverged.numel())
-    axes[0].set_ylabel(f"share recovered (corr > {cfg.threshold:g})")
-    if n_div < sw.diverged.numel():
-        fig.legend(*axes[1].get_legend_handles_labels(), title="student width", loc="outside lower center", ncol=len(cfg.multis))
-    fig.suptitle(f"Teacher nodes recovered (fan-out $\\propto j^{{-{cfg.decay:g}}}$; {cfg.seeds} seeds, 95% intervals)")
+    _label_grid(axes, "teacher node $j$ (strong $\\to$ weak)", f"share recovered (corr > {cfg.threshold:g})")
+    _legend(fig, axes, cfg, "; dotted: early, solid: final")
+    early, final = float(sw.flow[sw.early_index]), float(sw.flow[-1])
+    fig.suptitle(f"Recovered at $\\eta t$ = {early:.0f} (dotted), {final:.0f} (solid); {cfg.seeds} seeds per p")
     return fig
 
 
 def plot_lshape(result: Result):
-    """Each student node's best correlation with a teacher node vs the norm of its fan-out weights,
-    one panel per multi, all valid seeds (the official code's ``figure_l_shape``)."""
+    """The L-shape measure: mean fan-out norm of student nodes (relative to the teacher's mean fan-out
+    norm) in bins of their best correlation with a teacher node, per multi, one panel per decay ``p``;
+    bootstrap 95% intervals over seeds. An L is a curve near 0 left of the threshold that jumps at it."""
     cfg, sw = result.config, result.sweep
-    fig, axes = style.panels(len(sw.widths), height=2.8, sharex=True, sharey=True)
-    fans = [w.fanout[~w.diverged] for w in sw.widths]
-    ymax = max([float(f.max()) for f in fans if f.numel()] or [1.0]) * 1.08
-    for i, (ax, w, fo) in enumerate(zip(axes, sw.widths, fans)):
-        ax.set_title(f"{w.multi}x (width {w.width})")
-        if fo.numel() == 0:
-            style.empty_panel(ax, _all_diverged(cfg.seeds))
+    fig, axes = style.panels(len(cfg.decays), height=3.0, sharey=True)
+    labels = ["<.5", ".5-.8", ".8-.95", ".95-.99", ">.99"]
+    xb = np.arange(len(BINS) - 1)
+    n_div = int(sw.diverged.sum())
+    for ax, p in zip(axes, cfg.decays):
+        mem = sw.members(p)
+        if n_div == sw.diverged.numel():
+            style.empty_panel(ax, _all_diverged(n_div))
             continue
-        ax.scatter(w.best_corr[~w.diverged].flatten(), fo.flatten(), s=7, alpha=0.6, color=style.color(i))
-        ax.axvline(cfg.threshold, color="0.5", lw=0.8, ls="--")
-        ax.set_xlim(-0.05, 1.05)
-        ax.set_ylim(-0.03 * ymax, ymax)
-        style.note_diverged(ax, _n_div(w), cfg.seeds)
-    for j, ax in enumerate(axes):
-        if j % 2 == 0:
-            ax.set_ylabel("fan-out norm $\\|v_k\\|$")
-        if j >= len(axes) - 2:
-            ax.set_xlabel("best correlation")
+        for i, w in enumerate(sw.widths):
+            bins = binned_fanout(result, w)[mem]
+            est = [stats.mean_ci(bins[:, b], ~w.diverged[mem]) for b in xb]
+            ok = np.array([e.n > 0 for e in est])
+            x = xb + 0.2 * (i - (len(sw.widths) - 1) / 2) / max(1, len(sw.widths) - 1)
+            _errorbar(ax, x[ok], [e for e, o in zip(est, ok) if o], fmt="-o", ms=3, lw=1.2, color=style.color(i), label=f"{w.multi}x")
+        ax.axvline(2.5, color="0.5", lw=0.8, ls="--")
+        ax.set_xticks(xb, labels)
+        ax.set_title(f"p = {p:g}")
+        style.note_diverged(ax, n_div, sw.diverged.numel())
+    _label_grid(axes, "best correlation with a teacher node", "fan-out / teacher's")
+    _legend(fig, axes, cfg)
+    fig.suptitle(f"Fan-out by best correlation (dashed: threshold); {cfg.seeds} seeds per p")
     return fig
 
 
 def plot_loss(result: Result):
-    """Evaluation loss vs step per multi, log scale: the geometric mean over the valid seeds with
-    its 95% bootstrap interval (the official code's ``figure_loss``)."""
+    """Evaluation loss vs gradient-flow time per multi, one panel per decay ``p``, log scales: the
+    geometric mean over the valid seeds with its 95% bootstrap interval (the official
+    ``figure_loss``)."""
     cfg, sw = result.config, result.sweep
-    fig, (ax,) = style.panels(1, height=3.6)
-    s = sw.steps.numpy()
-    drawn = 0
-    for i, w in enumerate(sw.widths):
-        if _n_div(w) == cfg.seeds:
+    fig, axes = style.panels(len(cfg.decays), height=3.0, sharex=True)
+    s = sw.flow.numpy()
+    keep = s > 0
+    for ax, p in zip(axes, cfg.decays):
+        mem = sw.members(p)
+        drawn = 0
+        for i, w in enumerate(sw.widths):
+            valid = ~w.diverged[mem]
+            if not bool(valid.any()):
+                continue
+            lg = w.eval_loss[:, mem].double().clamp_min(1e-30).log10()
+            est = [stats.mean_ci(lg[t], valid) for t in range(len(s))]
+            mu, lo, hi = (np.array([getattr(e, a) for e in est]) for a in ("value", "lo", "hi"))
+            ax.plot(s[keep], 10 ** mu[keep], color=style.color(i), label=f"{w.multi}x")
+            ok = keep & np.isfinite(lo) & np.isfinite(hi)
+            ax.fill_between(s[ok], 10 ** lo[ok], 10 ** hi[ok], color=style.color(i), alpha=0.2, lw=0)
+            drawn += 1
+        if not drawn:
+            style.empty_panel(ax, _all_diverged(int(sw.diverged.sum())))
             continue
-        lg = w.eval_loss.double().clamp_min(1e-30).log10()
-        est = [stats.mean_ci(lg[t], ~w.diverged) for t in range(len(s))]
-        mu, lo, hi = (np.array([getattr(e, a) for e in est]) for a in ("value", "lo", "hi"))
-        ax.plot(s, 10**mu, color=style.color(i), label=f"{w.multi}x")
-        ok = np.isfinite(lo) & np.isfinite(hi)
-        ax.fill_between(s[ok], 10 ** lo[ok], 10 ** hi[ok], color=style.color(i), alpha=0.2, lw=0)
-        drawn += 1
-    if not drawn:
-        style.empty_panel(ax, _all_diverged(sw.diverged.numel()))
-        return fig
-    ax.set_yscale("log")
-    ax.set_xlabel("step" + (" (full-batch GD)" if cfg.batch_size is None else f" (SGD, batch {cfg.batch_size})"))
-    ax.set_ylabel("evaluation MSE")
-    ax.legend(title="student width", loc="lower left")
-    ax.set_title(f"Evaluation loss: geometric mean over {cfg.seeds} seeds, 95% interval")
-    style.note_diverged(ax, int(sw.diverged.sum()), sw.diverged.numel())
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"p = {p:g}")
+        style.note_diverged(ax, int(sw.diverged.sum()), sw.diverged.numel())
+    _label_grid(axes, "$\\eta t$ (" + ("full-batch GD" if cfg.batch_size is None else f"SGD, batch {cfg.batch_size}") + ")",
+                "evaluation MSE")
+    _legend(fig, axes, cfg)
+    fig.suptitle(f"Evaluation loss, geometric mean over {cfg.seeds} seeds per p")
     return fig
 
 
@@ -135,14 +171,15 @@ def _frames(result: Result) -> np.ndarray:
 
 
 def animation(result: Result, seed_index: int = 0):
-    """The teacher-student correlation matrices ``(m, n)`` of one seed over training, one panel per
-    multi (two per row), as a static interactive figure (:func:`overparam.book.jshtml`).
+    """The teacher-student correlation matrices ``(m, n)`` of one seed (at the main decay) over
+    training, one panel per multi (two per row), as a static interactive figure
+    (:func:`overparam.book.jshtml`).
 
     Student nodes (columns) are ordered by the teacher node they best match at the end, so a
     specialized student shows up as a bright diagonal structure.
     """
     cfg, sw = result.config, result.sweep
-    e = check_int("seed_index", seed_index, 0, cfg.seeds - 1)
+    e = sw.members(cfg.main_decay).start + check_int("seed_index", seed_index, 0, cfg.seeds - 1)
     pick = _frames(result)
     fig, axes = style.panels(len(sw.widths), height=2.4)
     orders = [_student_order(w.corr[-1, e].nan_to_num(), cfg.threshold) for w in sw.widths]
@@ -165,7 +202,7 @@ def animation(result: Result, seed_index: int = 0):
             c = w.corr[t, e]
             im.set_data(c[:, order].numpy())
             title.set_text(f"{w.multi}x: {int((c.amax(-1) > cfg.threshold).sum())}/{cfg.m} recovered")
-        sup.set_text(f"seed {e}, step {int(sw.steps[t])}")
+        sup.set_text(f"p = {cfg.main_decay:g}, seed {seed_index}, $\\eta t$ = {float(sw.flow[t]):.3g}")
         return []
 
     update(len(pick) - 1)
@@ -177,17 +214,19 @@ FIGURES = (plot_recovery, plot_lshape, plot_loss, animation)
 LIVE_CONTROLS = {
     "multi": book.Slider(2, 1, 10, 1, "multi"),
     "decay": book.Slider(1.5, 0.0, 2.5, 0.5, "decay p"),
-    "steps": book.Slider(600, 100, 2000, 100, "steps"),
-    "seeds": book.Slider(2, 1, 4, 1, "seeds"),
+    "flow_time": book.Slider(200, 50, 1000, 50, "lr * T"),
+    "seeds": book.Slider(2, 1, 6, 1, "seeds"),
 }
 
 
-def live(multi: int = 2, decay: float = 1.5, steps: int = 600, seeds: int = 2, device: str = "auto") -> Result:
-    """A small run for the live panel (seconds on a CPU): the smoke problem with one student width,
-    drawn as :func:`plot_recovery`; returns its :class:`~.run.Result`."""
+def live(multi: int = 2, decay: float = 1.5, flow_time: float = 200, seeds: int = 2, device: str = "auto") -> Result:
+    """A small run for the live panel (seconds on a CPU): the smoke problem with one student width
+    and one decay, trained to gradient-flow time ``flow_time``, drawn as :func:`plot_recovery`;
+    returns its :class:`~.run.Result`."""
     import matplotlib.pyplot as plt
 
-    cfg = config("smoke", multis=(int(multi),), decay=float(decay), steps=int(steps), seeds=int(seeds))
+    cfg = config("smoke", multis=(int(multi),), decays=(float(decay),), flow_time=float(flow_time),
+                 early_time=min(20.0, float(flow_time) / 2), seeds=int(seeds))
     res = run(cfg, device=device, progress=False)
     plot_recovery(res)
     plt.show()

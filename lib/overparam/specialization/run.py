@@ -1,8 +1,10 @@
 """Chapter 2's computation: the teacher, the correlation measure and :func:`run` (compute only).
 
-Everything is batched: one :func:`overparam.train.train` call per ``multi``, seeds on the ensemble
-axis (member ``e`` has its own teacher, data and student; teachers and data are shared across
-``multi``, so the comparison between widths is paired).
+Everything is batched: one training loop (:func:`grads`' update, written out) for every width and
+every (decay, seed) pair on the ensemble axis (decay-major: member ``i * seeds + s`` has decay ``decays[i]`` and seed
+``s``). Seed ``s`` fixes the teacher's grid draw, the training / evaluation inputs and the student's
+initialization; the decay only rescales the teacher's fan-out. So the comparisons between widths and
+between decays are paired (same seed: same teacher directions, same data, same student start).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ import torch
 
 from .. import data as _data
 from .. import train as _train
-from .._validate import check_int
 from ..chapter import Timer, announce, derive_seed, require_config
 from ..device import cpu_generator, resolve_device
 from ..models import DeepReLUMLP
 from .config import WEIGHT_CHOICES, Config
 
 __all__ = [
-    "Result", "Sweep", "Width", "run", "estimate_seconds", "make_teacher", "separate_vectors",
+    "Result", "Sweep", "Width", "run", "estimate_seconds", "grads", "MAX_LOSS", "make_teacher", "separate_vectors",
     "activation_correlation",
 ]
 
@@ -56,19 +57,23 @@ def separate_vectors(members: int, rows: int, cols: int, generator: torch.Genera
     return choices[idx]
 
 
-def make_teacher(cfg: Config, members: int | None = None, seed: int | None = None) -> Params:
-    """Teacher parameters for :class:`~overparam.models.DeepReLUMLP` ``(d, m, c)``, one per member.
+def make_teacher(cfg: Config, seed: int | None = None) -> Params:
+    """Teacher parameters for :class:`~overparam.models.DeepReLUMLP` ``(d, m, c)``, one per member
+    (``E = len(decays) * seeds``, decay-major).
 
-    ``W0 (E, m, d)`` unit-norm rows from the weight grid, ``b0 (E, m) = bias``; ``W1 (E, c, m)``
-    from the grid with column ``j`` (teacher node ``j+1``) divided by ``(j+1)**decay``,
-    ``b1 (E, c) = bias``. Float64, on the CPU.
+    Per seed: ``W0 (m, d)`` unit-norm rows from the weight grid, ``b0 = bias``; ``W1 (c, m)`` from
+    the grid, ``b1 = bias``; the members of decay ``p`` divide column ``j`` of ``W1`` (teacher node
+    ``j+1``) by ``(j+1)**p``. Float64, on the CPU.
     """
-    E = cfg.seeds if members is None else check_int("members", members, 1)
+    S, P = cfg.seeds, len(cfg.decays)
     g = cpu_generator(derive_seed(cfg.seed, "teacher") if seed is None else seed)
-    W0 = separate_vectors(E, cfg.m, cfg.d, g)
-    W0 = W0 / W0.norm(dim=-1, keepdim=True)
-    W1 = separate_vectors(E, cfg.c, cfg.m, g)
-    W1 = W1 / torch.arange(1, cfg.m + 1, dtype=torch.float64).pow(cfg.decay)
+    W0 = separate_vectors(S, cfg.m, cfg.d, g)
+    W0 = (W0 / W0.norm(dim=-1, keepdim=True)).repeat(P, 1, 1)
+    W1 = separate_vectors(S, cfg.c, cfg.m, g).repeat(P, 1, 1)
+    j = torch.arange(1, cfg.m + 1, dtype=torch.float64)
+    scale = torch.stack([j.pow(-p) for p in cfg.decays]).repeat_interleave(S, 0)  # (E, m)
+    W1 = W1 * scale[:, None, :]
+    E = P * S
     return {
         "W0": W0,
         "b0": torch.full((E, cfg.m), cfg.bias, dtype=torch.float64),
@@ -97,10 +102,10 @@ def activation_correlation(h_teacher: torch.Tensor, h_student: torch.Tensor) -> 
 
 @dataclass(frozen=True)
 class Width:
-    """The students of one over-realization ``multi`` (width ``multi * m``), ``E`` seeds, ``T``
-    recorded steps (CPU tensors).
+    """The students of one over-realization ``multi`` (width ``multi * m``), ``E = len(decays) *
+    seeds`` members (decay-major), ``T`` recorded steps (CPU tensors).
 
-    ``train_loss (T, E)`` (the trainer's ``mse``); ``eval_loss (T, E)`` (mean squared error per
+    ``train_loss (T, E)`` (the loss ``(1/2N) sum_i ||f(x_i) - f*(x_i)||^2`` on the training set); ``eval_loss (T, E)`` (mean squared error per
     output on the evaluation set, as the official code); ``corr (T, E, m, n)`` teacher-student
     correlations on the evaluation set; ``best_corr (E, n)`` each student node's best correlation
     with a teacher node on the training set at the end; ``fanout (E, n)`` the norm of each student
@@ -122,18 +127,31 @@ class Width:
 
 @dataclass(frozen=True)
 class Sweep:
-    """The over-realization sweep: one teacher per seed, students of every width in ``widths``.
+    """The sweep over decays and over-realization: one teacher per (decay, seed), students of every
+    width in ``widths``.
 
-    ``steps (T,)``: the recorded steps; ``early_index``: index into ``steps`` of the "early" step;
-    ``teacher``: the teachers' parameters (``W0 (E, m, d)``, ``b0``, ``W1 (E, c, m)``, ``b1``);
-    ``teacher_fanout (E, m)``; ``widths``: one :class:`Width` per ``multi``, in ``cfg.multis`` order.
+    ``steps (T,)``: the recorded steps; ``flow (T,)``: their gradient-flow times ``lr * step``;
+    ``early_index``: index into ``steps`` of the "early" step; ``decays``: the decays (member
+    ``i * seeds + s`` has ``decays[i]``); ``seeds``; ``teacher``: the teachers' parameters
+    (``W0 (E, m, d)``, ``b0``, ``W1 (E, c, m)``, ``b1``); ``teacher_fanout (E, m)``; ``widths``: one
+    :class:`Width` per ``multi``, in ``cfg.multis`` order.
     """
 
     steps: torch.Tensor
+    flow: torch.Tensor
     early_index: int
+    decays: tuple[float, ...]
+    seeds: int
     teacher: Params
     teacher_fanout: torch.Tensor
     widths: tuple[Width, ...]
+
+    def members(self, decay: float) -> slice:
+        """The ensemble members of ``decay`` (a slice of the member axis)."""
+        if decay not in self.decays:
+            raise ValueError(f"decay must be one of {list(self.decays)}; got {decay!r}")
+        i = self.decays.index(decay)
+        return slice(i * self.seeds, (i + 1) * self.seeds)
 
     @property
     def diverged(self) -> torch.Tensor:
@@ -183,27 +201,32 @@ class _Problem:
 
 
 def _record_steps(cfg: Config) -> list[int]:
-    lin = np.linspace(0, cfg.steps, max(2, cfg.records * 2 // 3)).round().astype(int).tolist()
-    log = _train.log_steps(cfg.steps, max(2, cfg.records // 3))
+    lin = np.linspace(0, cfg.steps, max(2, cfg.records // 2)).round().astype(int).tolist()
+    log = _train.log_steps(cfg.steps, max(2, cfg.records - cfg.records // 2))
     return sorted({*lin, *log, cfg.early_step, cfg.steps})
 
 
 def estimate_seconds(cfg: Config, device: str = "cpu") -> float:
-    """A rough wall-time estimate: FLOPs of the matmuls at ~15 GFLOP/s (2 CPU cores) or ~5 TFLOP/s
-    (GPU), plus a per-step overhead (2 ms CPU, 1 ms GPU per train call)."""
+    """A rough wall-time estimate: FLOPs of the matmuls at ~5 GFLOP/s (one CPU thread, as measured
+    for ``smoke`` and ``book`` on the 2 shared cores that build the book) or ~5 TFLOP/s (GPU), plus a
+    per-step overhead (0.3 ms per width on a CPU; 2 ms per step on a GPU, where the ``paper`` preset's
+    100,000 small SGD steps are launch-bound: about 3.5 minutes, an estimate, not a measurement)."""
     batch = cfg.n_train if cfg.batch_size is None else cfg.batch_size
-    flops = 6.0 * cfg.seeds * cfg.steps * batch * sum(cfg.widths) * (cfg.d + cfg.c)
-    rate, overhead = (15e9, 2e-3) if str(device) == "cpu" else (5e12, 1e-3)
-    return float(flops / rate + overhead * cfg.steps * len(cfg.multis))
+    flops = 6.0 * cfg.members * cfg.steps * batch * sum(cfg.widths) * (cfg.d + cfg.c)
+    if str(device) == "cpu":
+        return float(flops / 5e9 + 3e-4 * cfg.steps * len(cfg.multis))
+    return float(flops / 5e12 + 2e-3 * cfg.steps)
 
 
 def _problem(cfg: Config, dev: torch.device) -> _Problem:
-    """Draw the teachers and the training / evaluation inputs, and label them."""
-    E, dtype = cfg.seeds, torch.float32
+    """Draw the teachers and the training / evaluation inputs (per seed, shared by every decay), and
+    label them."""
+    S, P, dtype = cfg.seeds, len(cfg.decays), torch.float32
     teacher_model = DeepReLUMLP((cfg.d, cfg.m, cfg.c), bias=True)
     tp = {k: v.to(dev, dtype) for k, v in make_teacher(cfg).items()}
-    x = _data.gaussian_inputs(cfg.n_train, cfg.d, std=cfg.data_std, seed=derive_seed(cfg.seed, "train_inputs"), members=E).to(dev, dtype)
-    xe = _data.gaussian_inputs(cfg.n_eval, cfg.d, std=cfg.data_std, seed=derive_seed(cfg.seed, "eval_inputs"), members=E).to(dev, dtype)
+    x = _data.gaussian_inputs(cfg.n_train, cfg.d, std=cfg.data_std, seed=derive_seed(cfg.seed, "train_inputs"), members=S)
+    xe = _data.gaussian_inputs(cfg.n_eval, cfg.d, std=cfg.data_std, seed=derive_seed(cfg.seed, "eval_inputs"), members=S)
+    x, xe = x.repeat(P, 1, 1).to(dev, dtype), xe.repeat(P, 1, 1).to(dev, dtype)
     with torch.no_grad():
         y, ye = teacher_model.forward(tp, x), teacher_model.forward(tp, xe)
         ht, hte = teacher_model.activations(tp, x)[0], teacher_model.activations(tp, xe)[0]
@@ -212,41 +235,123 @@ def _problem(cfg: Config, dev: torch.device) -> _Problem:
     return _Problem(tp, x, xe, y, ye, ht, hte)
 
 
-def _train_width(cfg: Config, pb: _Problem, k: int, record: list[int], dev: torch.device, progress: bool) -> Width:
-    """Train the ``cfg.seeds`` students of over-realization ``cfg.multis[k]`` (one batched call)."""
-    multi, E = cfg.multis[k], cfg.seeds
-    n = multi * cfg.m
-    model = DeepReLUMLP((cfg.d, n, cfg.c), bias=True, init_scale=cfg.student_scale)
-    params = model.init(E, seed=derive_seed(cfg.seed, "student_init", multi), device=dev, dtype=torch.float32)
-    params["b0"].zero_()
-    params["b1"].zero_()
+#: SGD: minibatch indices are drawn for this many steps at once (one host-to-device copy per chunk).
+_CHUNK = 500
 
-    def eval_loss(p):
-        o = model.forward(p, pb.xe)
-        return ((o[..., None] if cfg.c == 1 else o) - pb.ye).square().mean((1, 2))
+#: A member whose training loss exceeds this (or is not finite) at a recorded step has diverged.
+MAX_LOSS = 1e8
 
-    metrics = {"eval_loss": eval_loss, "corr": lambda p: activation_correlation(pb.hte, model.activations(p, pb.xe)[0])}
-    res = _train.train(
-        model, params, pb.x, pb.y if cfg.c > 1 else pb.y[..., 0], steps=cfg.steps, lr=cfg.lr, loss="mse",
-        batch_size=cfg.batch_size, record_steps=record, metrics=metrics, on_divergence="mask",
-        seed=derive_seed(cfg.seed, "sgd_batches", multi), progress=progress, desc=f"multi={multi} (width {n}) x{E} seeds",
-    )
+
+def grads(W0, b0, W1, b1, x, y):
+    """Loss and gradients of one two-layer student block, hand-written (the official script's update):
+    ``L = (1/2N) sum_i ||W1 relu(W0 x_i + b0) + b1 - y_i||^2`` per member.
+
+    ``W0 (E, n, d)``, ``b0 (E, n)``, ``W1 (E, c, n)``, ``b1 (E, c)``, ``x (E, N, d)``, ``y (E, N, c)``
+    -> ``(L (E,), dW0, db0, dW1, db1)``. Checked against autograd in the tests.
+    """
+    N = x.shape[1]
+    h = torch.baddbmm(b0[:, None, :], x, W0.transpose(1, 2)).relu_()
+    r = torch.baddbmm(b1[:, None, :], h, W1.transpose(1, 2)).sub_(y)
+    loss = r.square().sum((1, 2)) / (2 * N)
+    r.div_(N)
+    dW1, db1 = torch.bmm(r.transpose(1, 2), h), r.sum(1)
+    dh = torch.bmm(r, W1).mul_(h > 0)
+    return loss, torch.bmm(dh.transpose(1, 2), x), dh.sum(1), dW1, db1
+
+
+def _train_all(cfg: Config, pb: _Problem, record: list[int], dev: torch.device, progress: bool) -> tuple[Width, ...]:
+    """Train the students of every width, all (decay, seed) members, with (S)GD in one loop.
+
+    The widths share one first-layer GEMM per step (their hidden units concatenated, ``(E, sum n, d)``);
+    each width has its own output layer and residual, so the students are independent. Seed ``s``
+    starts from the same student (per width) at every decay. Divergence is checked at the recorded
+    steps: a member whose training loss is not finite or exceeds :data:`MAX_LOSS` is flagged (and
+    excluded from every statistic).
+    """
+    E, P, K = cfg.members, len(cfg.decays), len(cfg.multis)
+    sizes = list(cfg.widths)
+    sl = [slice(o, o + n) for o, n in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes)]
+    W0s, W1s = [], []
+    for multi, n in zip(cfg.multis, sizes):
+        p = DeepReLUMLP((cfg.d, n, cfg.c), bias=True, init_scale=cfg.student_scale).init(
+            cfg.seeds, seed=derive_seed(cfg.seed, "student_init", multi), device="cpu", dtype=torch.float32)
+        W0s.append(p["W0"].repeat(P, 1, 1))
+        W1s.append(p["W1"].repeat(P, 1, 1).to(dev))
+    W0 = torch.cat(W0s, 1).to(dev)
+    b0 = torch.zeros(E, sum(sizes), device=dev)
+    b1 = [torch.zeros(E, cfg.c, device=dev) for _ in range(K)]
+    gen = None if cfg.batch_size is None else cpu_generator(derive_seed(cfg.seed, "sgd_batches"))
+    diverged = torch.zeros(K, E, dtype=torch.bool, device=dev)
+    train_loss, eval_loss, corr = ([[] for _ in range(K)] for _ in range(3))
+    rec = set(record)
+
+    def forward(x):
+        return torch.baddbmm(b0[:, None, :], x, W0.transpose(1, 2)).relu_()
+
+    def observe():
+        h, he = forward(pb.x), forward(pb.xe)
+        for k in range(K):
+            out = torch.baddbmm(b1[k][:, None, :], h[..., sl[k]], W1s[k].transpose(1, 2))
+            tl = (out - pb.y).square().sum((1, 2)) / (2 * cfg.n_train)
+            diverged[k] |= ~torch.isfinite(tl) | (tl > MAX_LOSS)
+            oe = torch.baddbmm(b1[k][:, None, :], he[..., sl[k]], W1s[k].transpose(1, 2))
+            train_loss[k].append(tl)
+            eval_loss[k].append((oe - pb.ye).square().mean((1, 2)))
+            corr[k].append(activation_correlation(pb.hte, he[..., sl[k]]))
+
+    it = range(cfg.steps + 1)
+    if progress:
+        import sys
+
+        from tqdm.std import tqdm
+
+        it = tqdm(it, desc=f"widths {sizes} x {E} members", file=sys.stderr, mininterval=1.0)
     with torch.no_grad():
-        best = activation_correlation(pb.ht, model.activations(res.params, pb.x)[0]).amax(1)
-    if progress and bool(res.diverged.any()):
-        print(f"multi={multi}: {int(res.diverged.sum())} of {E} members diverged and are excluded")
-    return Width(
-        multi=multi, width=n, train_loss=res.loss, eval_loss=res.metrics["eval_loss"], corr=res.metrics["corr"],
-        best_corr=best.cpu(), fanout=res.params["W1"].norm(dim=1).cpu(),
-        params={k: v.detach().cpu() for k, v in res.params.items()}, diverged=res.diverged.clone(),
-    )
+        for t in it:
+            if t in rec:
+                observe()
+            if t == cfg.steps:
+                break
+            if gen is None:
+                x, y = pb.x, pb.y
+            else:  # minibatch indices drawn on the CPU (same on every device), moved in chunks of steps
+                if t % _CHUNK == 0:
+                    chunk = torch.randint(0, cfg.n_train, (_CHUNK, E, cfg.batch_size), generator=gen).to(dev)
+                idx = chunk[t % _CHUNK]
+                x = torch.gather(pb.x, 1, idx[..., None].expand(-1, -1, cfg.d))
+                y = torch.gather(pb.y, 1, idx[..., None].expand(-1, -1, cfg.c))
+            h = forward(x)
+            dh = torch.empty_like(h)
+            for k in range(K):
+                r = torch.baddbmm(b1[k][:, None, :], h[..., sl[k]], W1s[k].transpose(1, 2)).sub_(y).div_(x.shape[1])
+                dh[..., sl[k]] = torch.bmm(r, W1s[k])
+                W1s[k].sub_(torch.bmm(r.transpose(1, 2), h[..., sl[k]]), alpha=cfg.lr)
+                b1[k].sub_(r.sum(1), alpha=cfg.lr)
+            dh.mul_(h > 0)
+            W0.sub_(torch.bmm(dh.transpose(1, 2), x), alpha=cfg.lr)
+            b0.sub_(dh.sum(1), alpha=cfg.lr)
+        h = forward(pb.x)
+    out = []
+    for k, (multi, n) in enumerate(zip(cfg.multis, sizes)):
+        div = diverged[k].cpu()
+        if progress and bool(div.any()):
+            print(f"multi={multi}: {int(div.sum())} of {E} members diverged and are excluded")
+        params = {"W0": W0[:, sl[k]], "b0": b0[:, sl[k]], "W1": W1s[k], "b1": b1[k]}
+        out.append(Width(
+            multi=multi, width=n, train_loss=torch.stack(train_loss[k]).cpu(), eval_loss=torch.stack(eval_loss[k]).cpu(),
+            corr=torch.stack(corr[k]).cpu(), best_corr=activation_correlation(pb.ht, h[..., sl[k]]).amax(1).cpu(),
+            fanout=W1s[k].norm(dim=1).cpu(), params={key: v.detach().cpu().clone() for key, v in params.items()},
+            diverged=div.clone(),
+        ))
+    return tuple(out)
 
 
 def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
-    """Train students of every width in ``cfg.multis`` on per-seed teachers; returns a :class:`Result`.
+    """Train students of every width in ``cfg.multis`` on per-(decay, seed) teachers; returns a
+    :class:`Result`.
 
-    One :func:`overparam.train.train` call per multi, ``cfg.seeds`` members each (member ``e``: its
-    own teacher, training/evaluation inputs ``(E, N, d)`` and student). Diverging members are frozen
+    One :func:`overparam.train.train` call per multi, ``len(decays) * seeds`` members each (member
+    ``e``: its own teacher, training/evaluation inputs ``(E, N, d)`` and student). Diverging members are frozen
     and flagged in ``Width.diverged``; every statistic excludes them.
     """
     require_config(cfg, Config, "specialization")
@@ -256,14 +361,12 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
     with timer("setup"):
         pb = _problem(cfg, dev)
         record = _record_steps(cfg)
-    widths = []
-    for k, multi in enumerate(cfg.multis):
-        with timer(f"{multi}x"):
-            widths.append(_train_width(cfg, pb, k, record, dev, progress))
+    with timer("train"):
+        widths = _train_all(cfg, pb, record, dev, progress)
     steps = torch.tensor(record, dtype=torch.long)
     sweep = Sweep(
-        steps=steps, early_index=int(torch.argmin((steps - cfg.early_step).abs())),
-        teacher={k: v.cpu() for k, v in pb.teacher.items()}, teacher_fanout=pb.teacher["W1"].norm(dim=1).cpu(),
-        widths=tuple(widths),
+        steps=steps, flow=steps.double() * cfg.lr, early_index=int(torch.argmin((steps - cfg.early_step).abs())),
+        decays=tuple(cfg.decays), seeds=cfg.seeds, teacher={k: v.cpu() for k, v in pb.teacher.items()}, teacher_fanout=pb.teacher["W1"].norm(dim=1).cpu(),
+        widths=widths,
     )
     return Result(config=cfg, device=str(dev), seconds=timer.total(), sweep=sweep)
