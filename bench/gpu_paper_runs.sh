@@ -4,7 +4,7 @@
 # Writes $OUT/paper_logs.txt (timings and logs) and $OUT/paper_rows.json (each chapter's paper-vs-ours
 # rows at paper scale). Needs python3 with torch, numpy, scipy, matplotlib, tqdm.
 #   OUT=/tmp/out LIMIT=540 bash bench/gpu_paper_runs.sh [module[:FIELD=VALUE,...] ...]
-# e.g. `specialization:steps=50000` runs that chapter's paper preset with an override.
+# e.g. `specialization:flow_time=500` runs that chapter's paper preset with an override.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/paper_out}; LIMIT=${LIMIT:-540}
