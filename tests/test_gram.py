@@ -101,7 +101,11 @@ def test_cross_gram_is_the_closed_form_with_a_diagonal_of_one_half():
     x = torch.nn.functional.normalize(torch.rand(50, 20), dim=1)
     h = kp.cross_gram(x, x)
     assert float((h.diagonal() - 0.5).abs().max()) < 1e-8
-    torch.testing.assert_close(h, kernels.relu_ntk_gram(kp.unit_rows(x)), rtol=0, atol=1e-12)
+    # the shared kernel sets the diagonal's cosine to exactly 1; off the diagonal the two agree exactly
+    ref = kernels.relu_ntk_gram(kp.unit_rows(x))
+    off = ~torch.eye(50, dtype=torch.bool)
+    torch.testing.assert_close(h[off], ref[off], rtol=0, atol=1e-12)
+    torch.testing.assert_close(h.diagonal(), ref.diagonal(), rtol=0, atol=1e-8)
 
 
 def test_fully_trained_kernel_is_worse_on_true_labels_than_the_stopped_networks(nums):
@@ -132,6 +136,40 @@ def test_distance_prediction_overshoots_for_random_labels(nums):
     assert nums["drift_final_random"] > nums["gram_deviation"]  # the kernel moved during training
 
 
+def test_distance_gap_shrinks_with_width(smoke, nums):
+    # the width sweep (smoke: m = 64 / 256 / 1024, p = 0 and 1, 3 seeds each): the kernel prediction's
+    # excess over the measured ||W(K) - W(0)||_F for random labels falls with the width (the 95%
+    # intervals of the narrowest and widest width separate) and is still above 0 at the widest
+    assert nums["width_diverged"] == 0 and nums["width_runs"] == 18
+    w = [int(m) for m in smoke.widths.widths]
+    assert nums[f"dist_gap_random_m{w[0]}_lo"] > nums[f"dist_gap_random_m{w[-1]}_hi"], nums
+    assert nums[f"dist_gap_random_m{w[-1]}_lo"] > 0.0
+    # true labels: the prediction is closer than for random labels at every width (intervals separate)
+    for m in w:
+        assert nums[f"dist_gap_true_m{m}_hi"] < nums[f"dist_gap_random_m{m}_lo"], m
+    # the kernel drift after training falls with the width too (random labels, intervals separate)
+    assert nums[f"drift_random_m{w[0]}_lo"] > nums[f"drift_random_m{w[-1]}_hi"]
+    # over this range the excess falls more slowly than 1 / sqrt(m), even at the intervals' ends
+    assert nums["dist_gap_random_narrow_hi"] / nums["dist_gap_random_wide_lo"] < nums["width_sqrt_ratio"]
+    # the drift after training is of the order of the first network's drift at initialization
+    for tag in ("narrow", "wide"):
+        assert 0.5 * nums[f"drift_init_{tag}"] < nums[f"drift_random_{tag}_lo"], tag
+        assert nums[f"drift_random_{tag}_hi"] < 2.0 * nums[f"drift_init_{tag}"], tag
+    # at the main width the sweep reuses the main ensemble's runs: the same number as dist_pred_gap_random
+    assert nums[f"dist_gap_random_m{smoke.config.width}"] == pytest.approx(nums["dist_pred_gap_random"], rel=1e-12)
+    assert nums["dist_gap_random_wide"] == nums[f"dist_gap_random_m{w[-1]}"]
+
+
+def test_width_sweep_figure(smoke):
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    fig = gram.plot_widths(smoke)
+    texts = " ".join(t.get_text() for t in fig.findobj(Text))
+    plt.close(fig)
+    assert "width m" in texts and "random labels" in texts and "initialization" in texts
+
+
 def test_second_digit_pair_is_harder_on_the_kernel_side(nums):
     assert nums["pair_top10_true"] < nums["top10_true"]
     assert nums["pair_bound_true"] > nums["bound_true"]
@@ -153,7 +191,8 @@ def test_exercise_2_initial_outputs_are_smooth_not_random_labels():
 def test_paper_preset_trains_to_fit_and_uses_the_full_mnist():
     cfg = gram.config("paper")
     assert cfg.steps >= 30_000 and cfg.lr_scale == 1.0 and cfg.source == "full" and cfg.seeds >= 3
-    assert gram.estimate_seconds(cfg, "cuda") < 600  # sized for 10 minutes on one GPU
+    assert gram.estimate_seconds(cfg, "cuda") < 600  # sized for 10 minutes on one GPU (width sweep included)
+    assert cfg.widths == (512, 2048, 8192)
     assert gram.config("book").source == "offline"  # nothing downloads unless asked
 
 
@@ -194,6 +233,8 @@ def test_diverged_runs_are_flagged_and_excluded():
     assert nums["loss_frac_true_n"] == 0 and math.isnan(nums["loss_frac_true"])
     assert math.isnan(nums["curve_error_max"])
     assert "2 of 2" in gram.paper_vs_ours(r)[-1]["ours"]
+    assert nums["width_diverged"] == nums["width_runs"] == 6  # the width sweep's runs diverge too
+    assert nums["dist_gap_random_narrow_n"] == 0 and math.isnan(nums["dist_gap_random_narrow"])
 
 
 def test_determinism():
@@ -210,7 +251,7 @@ def test_determinism():
 @pytest.mark.parametrize(
     "field, value",
     [("corruption", (0.0, 1.5)), ("corruption", (0.5, 0.2)), ("width", 33), ("lr_scale", 12.0), ("lr_scale", 0.0),
-     ("classes", (3, 3)), ("pair", (4, 4)), ("source", "cloud"), ("n_train", 5), ("sweep", 41), ("kappa", 0.0), ("steps", 0), ("dtype", "float16")],
+     ("classes", (3, 3)), ("pair", (4, 4)), ("source", "cloud"), ("n_train", 5), ("sweep", 41), ("widths", (64, 33)), ("widths", (256, 64)), ("kappa", 0.0), ("steps", 0), ("dtype", "float16")],
 )
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field):
@@ -237,6 +278,8 @@ def test_notebook_glue(smoke_notebook):
     assert g["gram_pair_bound_true"] > g["gram_bound_true"]
     assert 0 < g["gram_bound_first_vacuous_p"] < 0.5
     assert g["gram_training_diverged"] == 0
+    assert g["gram_dist_gap_random_narrow_lo"] > g["gram_dist_gap_random_wide_hi"]
+    assert g["gram_dist_gap_random_narrow_hi"] / g["gram_dist_gap_random_wide_lo"] < g["gram_width_sqrt_ratio"]
     assert isinstance(g["gram_claim"], str) and "Gram" in g["gram_claim"]
 
 

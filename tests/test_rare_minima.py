@@ -12,7 +12,7 @@ import torch
 
 from overparam import models
 from overparam import rare_minima as rm
-from overparam.rare_minima.report import diff_of_means, ratio_over_sets
+from overparam.rare_minima.report import NOISY_REPORT_N, diff_of_means, ratio_over_sets
 from overparam.rare_minima.run import _first_mistake, _first_mistake_fresh, _first_mistake_sequential
 
 #: Overrides at ``smoke`` that make every trained (GD) run diverge (used by tests/test_contract.py).
@@ -232,6 +232,36 @@ def test_gd_against_prior_conditioning_at_smoke(smoke_result):
     for w in ("small", "large"):  # the Beta model's error at every n above its fit range
         for n in cfg.gd_n:
             assert (f"{w}_model_relerr_n{n}" in s) == (n > cfg.fit_n_max)
+
+
+def test_under_parameterized_width_against_its_own_Q_at_smoke(smoke_result):
+    """Item 4 of issue 17 (section (c)): the width-2 network has fewer parameters than the largest n;
+    GD's zero-training-error networks at the comparison n beat the curve predicted from the width's own
+    random-network Q (the gap's interval, from GD's bootstrap, lies below 0), and at the largest n both
+    grids share, its curve differs from the widest network's by less than one interval width."""
+    s = rm.numbers(smoke_result("rare_minima"))
+    assert s["under_params"] < s["under_n_last"]
+    assert s["under_gd_cmp_n"] >= 5 and s["under_ess_cmp"] >= 10
+    assert s["under_qgap_cmp_hi"] < 0
+    assert abs(s["under_minus_large_common"]) <= s["under_minus_large_common_hi"] - s["under_minus_large_common_lo"]
+    assert s["under_diverged"] == 0
+    for n in rm.config("smoke").under_n:
+        assert s[f"under_zero_train_frac_n{n}_n"] == s["under_seeds"]
+
+
+def test_noisy_toy_follows_the_noisy_survival_formula_at_smoke(smoke_result):
+    """Item 5 (toy): with flipped labels, the fresh-set control's probability of zero training error
+    and its share of bad survivors agree with the survival formula on the noisy disagreement rate
+    (within one interval width), and the survival probability's interval excludes the noise-free one."""
+    s = rm.numbers(smoke_result("rare_minima"))
+    n = NOISY_REPORT_N
+    for key, formula in ((f"toy_noisy_survival_fresh_n{n}", f"toy_noisy_survival_formula_n{n}"),
+                         (f"toy_noisy_bad_fresh_n{n}", f"toy_noisy_bad_formula_n{n}"),
+                         (f"toy_noisy_bad_pooled_n{n}", f"toy_noisy_bad_formula_n{n}")):
+        assert abs(s[key] - s[formula]) <= s[f"{key}_hi"] - s[f"{key}_lo"], key
+    assert s[f"toy_clean_survival_formula_n{n}"] > s[f"toy_noisy_survival_fresh_n{n}_hi"]
+    assert s[f"toy_noisy_bad_pooled_n{n}_n"] == s["toy_noise_sets"]
+    assert s["toy_noisy_diverged"] == 0
 
 
 def test_numbers_are_nan_without_valid_runs(smoke_result):

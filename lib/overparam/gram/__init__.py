@@ -22,12 +22,14 @@ Layout: :mod:`.config` (Config, presets), :mod:`.run` (compute), :mod:`.report` 
 """
 
 from .config import PRESETS, Config, config
-from .figures import FIGURES, LIVE_CONTROLS, animation, live, plot_bound, plot_distance, plot_loss, plot_spectrum
+from .figures import (FIGURES, LIVE_CONTROLS, animation, live, plot_bound, plot_distance, plot_loss, plot_spectrum,
+                      plot_widths)
 from .report import CLAIM, numbers, paper_vs_ours
-from .run import Drift, Kernel, Pair, Prediction, Result, Spectrum, Sweep, Training, estimate_seconds, run
+from .run import (Drift, Kernel, Pair, Prediction, Result, Spectrum, Sweep, Training, Widths, estimate_seconds,
+                  run)
 
 __all__ = [
     "CLAIM", "Config", "PRESETS", "config", "Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "run",
     "estimate_seconds", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live", "plot_loss",
-    "plot_spectrum", "plot_bound", "plot_distance", "animation",
+    "plot_spectrum", "plot_bound", "plot_distance", "plot_widths", "animation",
 ]

@@ -10,12 +10,14 @@ Sub-experiments (one frozen dataclass each, each with ``.diverged``):
   initialization and after training (the finite-width check of the kernel regime);
 - :class:`Kernel`: the infinite-width predictor (:mod:`.kernel_predictor`), fully trained
   (``k -> inf``, the regime of Theorem 5.1) and stopped at the networks' step count, per label draw;
-- :class:`Pair`: the kernel-side quantities for a second pair of digits (nothing trained).
+- :class:`Pair`: the kernel-side quantities for a second pair of digits (nothing trained);
+- :class:`Widths`: the width sweep of the distance from initialization (measured vs the kernel
+  prediction) and of the kernel drift, at p = 0 and p = 1.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -25,7 +27,7 @@ from ..device import resolve_device
 from . import kernel_predictor as kp
 from .config import Config
 
-__all__ = ["Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "run",
+__all__ = ["Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "Widths", "run",
            "estimate_seconds", "FINE_LEVELS"]
 
 #: Corruption levels of the fine grid on which the first vacuous level of the bound is located.
@@ -195,9 +197,29 @@ class Pair:
 
 
 @dataclass(frozen=True)
+class Widths:
+    """The width sweep at ``widths (W,)``, labels at ``levels (2,)`` = (0, 1) (true, random; seed
+    ``s``'s draw, as in :class:`Training`), ``S`` seeds, all after ``config.steps`` steps: per run
+    ``(W, S, 2)`` the measured ``distance`` ``||W(K) - W(0)||_F``, its kernel prediction ``predicted``
+    (Theorem 4.1 from ``y - u(0)``), the relative excess ``gap = (predicted - distance) / distance``
+    and the final kernel drift ``drift = ||H(W(K)) - H^inf||_2 / ||H^inf||_2``; ``drift_init (W,)``
+    the drift of the first network at initialization. ``diverged (W, S, 2)`` as in :class:`Training`
+    (loss non-finite, above the trainer's limit, or ending above its start); such runs are not used."""
+
+    widths: torch.Tensor
+    levels: torch.Tensor
+    distance: torch.Tensor
+    predicted: torch.Tensor
+    gap: torch.Tensor
+    drift: torch.Tensor
+    drift_init: torch.Tensor
+    diverged: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Result:
     """What :func:`run` returns: the config, the device it ran on, wall times per part, and the
-    sub-experiments (``pair`` is ``None`` when ``config.pair`` is)."""
+    sub-experiments (``pair`` and ``widths`` are ``None`` when ``config.pair`` / ``config.widths`` are)."""
 
     config: Config
     device: str
@@ -209,6 +231,7 @@ class Result:
     drift: Drift
     kernel: Kernel
     pair: Pair | None
+    widths: Widths | None
 
 
 @dataclass(frozen=True)
@@ -236,9 +259,12 @@ class _Data:
 def estimate_seconds(cfg: Config, device="cpu", d: int = 650) -> float:
     """A rough run-time estimate from the flop count: ``4 E n d m`` per GD step, the Gram-matrix drift
     (``E n m (d + n)``) and the eigendecompositions (``~10 n^3`` each, two digit pairs), at 3e10 flop/s
-    on a CPU core and 3e13 on a GPU. ``d`` is the number of non-zero pixels (about 500-650)."""
+    on a CPU core and 3e13 on a GPU. ``d`` is the number of non-zero pixels (about 500-650). The width
+    sweep adds ``2 seeds`` networks at each of ``cfg.widths`` other than ``cfg.width`` (same cost per unit)."""
     n, E = cfg.n_train, cfg.members
-    flops = 4.0 * E * n * d * cfg.width * cfg.steps + E * n * cfg.width * (d + n) + 20.0 * n**3
+    extra = [m for m in cfg.widths or () if not (m == cfg.width and _reusable(cfg))]  # trained anew
+    mE = E * cfg.width + 2 * cfg.seeds * sum(extra)  # sum of widths over all trained networks
+    flops = 4.0 * mE * n * d * cfg.steps + mE * n * (d + n) + 20.0 * n**3
     kind = device.type if isinstance(device, torch.device) else str(device)
     gpu = kind.startswith("cuda") or (kind == "auto" and resolve_device("auto").type == "cuda")
     rate = 3e13 if gpu else 3e10
@@ -449,6 +475,50 @@ def _pair(cfg: Config, dev: torch.device) -> Pair | None:
                 full_clean_error=_errors(f, d.y_test.to(dev)).cpu(), diverged=torch.zeros(1, dtype=torch.bool))
 
 
+def _reusable(cfg: Config) -> bool:
+    """Whether the main ensemble already holds the width sweep's runs at ``cfg.width`` (it trains p = 0 and p = 1)."""
+    return cfg.corruption[0] == 0.0 and cfg.corruption[-1] == 1.0
+
+
+def _widths(cfg: Config, d: _Data, hinf: torch.Tensor, spec: kernels.Spectrum, lr: float, dev, progress: bool,
+            main: tuple[Training, Prediction, Drift]) -> Widths | None:
+    """Train ``seeds`` networks at p = 0 and p = 1 at each of ``cfg.widths`` (one ensemble per width;
+    same data, label draws, step and steps as the main run) and compare ``||W(K) - W(0)||_F`` with its
+    kernel prediction; the drift of each network's Gram matrix after training. At ``m = cfg.width`` the
+    main ensemble's runs at p = 0 and p = 1 are used (the same runs; nothing is trained twice)."""
+    if cfg.widths is None:
+        return None
+    steps = torch.tensor([cfg.steps], dtype=torch.float64)
+    cols = {k: [] for k in ("distance", "predicted", "drift", "diverged")}
+    init = []
+    for m in cfg.widths:
+        if m == cfg.width and _reusable(cfg):
+            tr, pr, dr = main
+            ends = [0, len(cfg.corruption) - 1]
+            cols["distance"].append(tr.distance[-1][:, ends])
+            cols["predicted"].append(pr.distance[-1][:, ends])
+            cols["drift"].append(dr.final[:, ends])
+            cols["diverged"].append(tr.diverged[:, ends])
+            init.append(dr.init)
+            continue
+        c = replace(cfg, width=m, corruption=(0.0, 1.0))
+        fit = _fit(c, d, hinf, spec, lr, dev, progress)
+        res = fit.res
+        r0 = fit.Y.to(torch.float64) - fit.u0.to(torch.float64)
+        rose = res.loss[-1] > res.loss[0]
+        with torch.no_grad():
+            drift = _drift(res.params["w"], d.x.to(dev), hinf, spec.lambda_max)
+        cols["distance"].append(_sl(c, res.metrics["distance"][-1]))
+        cols["predicted"].append(_sl(c, kernels.predicted_distance(spec, r0, lr, steps)[-1]))
+        cols["drift"].append(_sl(c, drift))
+        cols["diverged"].append(((res.diverged_at >= 0) | rose).cpu().reshape(c.seeds, -1))
+        init.append(fit.drift_init)
+    t = {k: torch.stack(v) for k, v in cols.items()}
+    return Widths(widths=torch.tensor(cfg.widths, dtype=torch.float64), levels=torch.tensor([0.0, 1.0], dtype=torch.float64),
+                  distance=t["distance"], predicted=t["predicted"], gap=(t["predicted"] - t["distance"]) / t["distance"],
+                  drift=t["drift"], drift_init=torch.tensor(init, dtype=torch.float64), diverged=t["diverged"])
+
+
 def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
     """Run the chapter's experiment (see :class:`Config`); returns a :class:`Result` on the CPU.
 
@@ -460,6 +530,7 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
        loss ``"sse"``), recording ``||W(k) - W(0)||_F``; a diverging member is frozen and flagged.
     4. Bounds, test metrics, the kernel predictions, the Gram-matrix drift, the kernel-only sweep.
     5. The infinite-width predictor, fully trained and stopped, per label draw; the second pair.
+    6. The width sweep (``cfg.widths``): ``seeds`` networks at p = 0 and p = 1 per width.
 
     ``source="full"`` reads the full MNIST from the cache that :func:`overparam.data.download_mnist`
     fills (an opt-in download, never done here).
@@ -484,5 +555,8 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
     with timer("kernel predictor"):
         kernel = _kernel(cfg, d, spec, spectrum.lr, cfg.steps)
         pair = _pair(cfg, dev)
+    with timer("width sweep"):
+        widths = _widths(cfg, d, hinf, spec, spectrum.lr, dev, progress, (training, prediction, drift))
     return Result(config=cfg, device=str(dev), seconds=timer.total(), spectrum=spectrum, sweep=sweep,
-                  training=training, prediction=prediction, drift=drift, kernel=kernel, pair=pair)
+                  training=training, prediction=prediction, drift=drift, kernel=kernel, pair=pair,
+                  widths=widths)

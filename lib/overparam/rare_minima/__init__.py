@@ -28,10 +28,13 @@ What :func:`run` computes (all batched; tensors returned on the CPU), one sub-ex
     compared with the random survivors at the same ``n`` (GD vs prior conditioning), and a Beta model
     ``Q = Beta(a, b)`` fitted to the small-``n`` GD runs (a phenomenological fit), for which
     ``Q_n = Beta(a, b + n)`` and ``E_n = a / (a + b + n)``, checked at every larger ``n``.
-(c) the same for two widths (parameter counts 100x apart; both over-parameterized).
+(c) the same for two widths (parameter counts 100x apart; both over-parameterized), and an
+    under-parameterized width (2 hidden units, fewer parameters than the largest ``n``) whose GD
+    learning curve is compared with the one predicted from its own random networks' ``Q``; and
+    (a') the toy with a fraction of flipped training labels (the non-separable regime).
 
 Modules: ``config`` (Config, presets), ``theory`` (closed forms), ``run`` (compute; ``Result`` with
-``toy``, ``random``, ``gd``), ``report`` (``numbers``, ``paper_vs_ours``), ``figures``.
+``toy``, ``random``, ``gd``, ``under``, ``noisy``), ``report`` (``numbers``, ``paper_vs_ours``), ``figures``.
 """
 
 from .config import PRESETS, Config, config
@@ -44,14 +47,15 @@ from .figures import (
     plot_mnist_random,
     plot_toy_bad_fraction,
     plot_toy_histograms,
+    plot_under_and_noise,
 )
 from .report import CLAIM, diff_of_means, numbers, paper_vs_ours, ratio_over_sets
-from .run import GDRuns, RandomNets, Result, Toy, estimate_seconds, random_relu_outputs, run, run_toy
+from .run import GDRuns, NoisyToy, RandomNets, Result, Toy, UnderParam, estimate_seconds, random_relu_outputs, run, run_toy
 from .theory import bad_fraction_bound, beta_fit, perceptron_Q, survivor_theory
 
 __all__ = [
-    "CLAIM", "Config", "PRESETS", "config", "run", "Result", "Toy", "RandomNets", "GDRuns", "run_toy",
+    "CLAIM", "Config", "PRESETS", "config", "run", "Result", "Toy", "NoisyToy", "UnderParam", "RandomNets", "GDRuns", "run_toy",
     "numbers", "paper_vs_ours", "ratio_over_sets", "diff_of_means", "estimate_seconds", "FIGURES", "LIVE_CONTROLS", "live",
     "perceptron_Q", "survivor_theory", "bad_fraction_bound", "beta_fit", "random_relu_outputs",
-    "plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves", "animation",
+    "plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves", "plot_under_and_noise", "animation",
 ]

@@ -15,7 +15,7 @@ from .report import ratio_over_sets
 from .run import GDRuns, RandomNets, Result, run_toy
 
 __all__ = ["plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves",
-           "animation", "FIGURES", "LIVE_CONTROLS", "live"]
+           "plot_under_and_noise", "animation", "FIGURES", "LIVE_CONTROLS", "live"]
 
 
 def _yerr(ests: list[stats.Estimate]) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +217,71 @@ def animation(result: Result, frames: int = 31):
     return book.jshtml(fig, update, len(ns))
 
 
-FIGURES = (plot_toy_histograms, plot_toy_bad_fraction, animation, plot_mnist_random, plot_mnist_learning_curves)
+def _q_line(ax, ns, pred, ess, color, label) -> None:
+    """A prediction from a sampled ``Q``: solid where its effective sample size is at least 10, dotted beyond."""
+    ns, pred, good = np.asarray(ns), np.asarray(pred), np.asarray(ess) >= 10
+    ax.plot(ns[good], pred[good], "-", color=color, lw=1.2, label=label)
+    if (~good).any():
+        k = max(int(np.argmin(good)) - 1, 0)
+        ax.plot(ns[k:], pred[k:], ":", color=color, lw=1.2)
+
+
+def plot_under_and_noise(result: Result):
+    """Left, (c): held-out error vs n of GD-trained networks (zero-training-error members, mean with
+    bootstrap 95% intervals) of the under-parameterized width and of the widths of part (b), each with
+    the learning curve predicted from its own random networks' ``Q`` (solid where the weights' effective
+    sample size is at least 10, dotted beyond). Right: the label-noise toy, share of survivors with clean
+    error > eps0 vs n, pooled over the noisy sequences (bootstrap over sequences) and in the fresh-set
+    control (binomial), at every 5th n with at least 20 survivors, against the survival formula with the noisy disagreement rate and the noise-free
+    formula."""
+    cfg, u, nt, gd, rnd = result.config, result.under, result.noisy, result.gd, result.random
+    fig, (ax, bx) = style.panels(2, height=4.2)
+    if u is not None:
+        c = style.color(len(cfg.widths))
+        v, err = _yerr([stats.mean_ci(u.test[k], u.ok()[k]) for k in range(len(u.n))])
+        ax.errorbar(u.n, v, yerr=err, fmt="o", color=c, ms=5, capsize=2,
+                    label=f"GD, width {u.width} ({u.params} par.)")
+        nn = np.unique(np.geomspace(1, u.n[-1], 60).round().astype(int))
+        _q_line(ax, nn, *(t.numpy() for t in u.q_prediction(nn)), c, f"own Q, width {u.width}")
+        style.note_diverged(ax, int(u.diverged.sum()), u.diverged.numel())
+    for wi, w in enumerate(cfg.widths):
+        if len(rnd.eps) <= wi or gd.test.numel() == 0:
+            continue
+        c = style.color(wi)
+        v, err = _yerr(_gd_estimates(gd, wi))
+        ax.errorbar(cfg.gd_n, v, yerr=err, fmt="s", mfc="none", color=c, ms=5, capsize=2,
+                    label=f"GD, width {w} ({cfg.params_count(wi):,} par.)")
+        nn = np.unique(np.geomspace(1, cfg.gd_n[-1], 60).round().astype(int))
+        _q_line(ax, nn, *(t.numpy() for t in rnd.q_prediction(wi, nn)), c, f"own Q, width {w}")
+    ax.set_xscale("log")
+    ax.set_ylim(0, None)
+    ax.set_xlabel("training points n")
+    ax.set_ylabel("held-out error")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    if nt is None:
+        style.empty_panel(bx)
+        return fig
+    N = nt.survivors.shape[1] - 1
+    ns = np.arange(N + 1)
+    bx.plot(ns, nt.theory_bad.numpy(), "-", color="k", lw=1.2, label=f"formula, noise {nt.noise:g}")
+    bx.plot(ns, nt.clean_bad.numpy(), "--", color="grey", lw=1.2, label="formula, no noise")
+    pts = [n for n in range(0, N + 1, 5) if nt.survivors[:, n].sum() >= 20]  # where a share means something
+    v, err = _yerr([ratio_over_sets(nt.bad[:, n], nt.survivors[:, n]) for n in pts])
+    bx.errorbar(pts, v, yerr=err, fmt="o", color=style.color(0), ms=4, capsize=2,
+                label=f"pooled over {nt.survivors.shape[0]} noisy sequences")
+    fpts = [n for n in range(0, N + 1, 5) if nt.fresh_survivors[n] >= 20]
+    v, err = _yerr([stats.share_from_counts(int(nt.fresh_bad[n]), int(nt.fresh_survivors[n])) for n in fpts])
+    bx.errorbar(np.array(fpts) + 0.8, v, yerr=err, fmt="D", mfc="none", color=style.color(1), ms=4, capsize=2,
+                label="fresh set per classifier")
+    bx.set_ylim(0, 1.02)
+    bx.set_xlabel("training points n (noisy labels)")
+    bx.set_ylabel(f"share of survivors with error > {cfg.toy_eps0:g}")
+    bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    return fig
+
+
+FIGURES = (plot_toy_histograms, plot_toy_bad_fraction, animation, plot_mnist_random, plot_mnist_learning_curves,
+           plot_under_and_noise)
 
 LIVE_CONTROLS = {
     "d": book.Slider(5, 2, 12, 1, "dimension d"),

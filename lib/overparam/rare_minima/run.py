@@ -15,7 +15,7 @@ from ..train import train
 from .config import Config
 from .theory import bad_fraction_bound, beta_fit, perceptron_Q, survivor_theory
 
-__all__ = ["Toy", "RandomNets", "GDRuns", "Result", "run", "estimate_seconds", "random_relu_outputs"]
+__all__ = ["Toy", "NoisyToy", "UnderParam", "RandomNets", "GDRuns", "Result", "run", "estimate_seconds", "random_relu_outputs"]
 
 CHAPTER = "rare_minima"
 
@@ -140,7 +140,8 @@ def _first_mistake_sequential(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
     return torch.stack([_first_mistake_one(w, x[r], y[r], dense_points) for r in range(x.shape[0])])
 
 
-def _first_mistake_fresh(eps: torch.Tensor, N: int, g: torch.Generator, dense_points: int = 8) -> torch.Tensor:
+def _first_mistake_fresh(eps: torch.Tensor, N: int, g: torch.Generator, dense_points: int = 8,
+                         noise: float = 0.0) -> torch.Tensor:
     """First mistake of each perceptron on its *own* sequence of ``N`` Gaussian points labelled by the
     teacher: ``(M,)``, ``N`` where it makes none. ``eps (M,)`` are the angles to the teacher over pi.
 
@@ -160,6 +161,8 @@ def _first_mistake_fresh(eps: torch.Tensor, N: int, g: torch.Generator, dense_po
         K = min(dense_points, N - start)
         u, z = torch.randn(2, alive.numel(), K, generator=g, device=dev)
         wrong = (cos[alive, None] * u + sin[alive, None] * z) * u <= 0  # sign(w.x) != sign(w*.x)
+        if noise > 0:  # the label is flipped with probability noise: a flip turns right into wrong and back
+            wrong = wrong ^ (torch.rand(alive.numel(), K, generator=g, device=dev) < noise)
         hit = wrong.any(1)
         first[alive[hit]] = start + wrong[hit].to(torch.uint8).argmax(1).long()
         alive = alive[~hit]
@@ -255,6 +258,88 @@ def run_toy(cfg: Config, dev: torch.device) -> Toy:
         bound=bad_fraction_bound(grid, q, ns, cfg.toy_eps0),
         diverged=torch.zeros(cfg.toy_train_sets, dtype=torch.bool),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class NoisyToy:
+    """The toy with label noise: the same classifiers as :class:`Toy` checked on ``R`` other nested
+    sequences whose labels are flipped with probability ``noise`` (independently per point), so no
+    direction fits them all and zero training error becomes rarer for every classifier.
+    ``survivors``, ``bad`` (clean error > eps0), ``eps_sum`` (clean errors), each ``(R, N+1)``. A
+    classifier with clean error ``eps`` disagrees with a noisy label with probability
+    ``eps' = eps + noise - 2 eps noise``, so the survival argument predicts the density
+    ``Q(eps) (1 - eps')^n / Z``: ``theory_bad``, ``theory_mean``, ``theory_Z (N+1,)``; ``clean_bad``
+    the noise-free formula for comparison. ``diverged (R,)``: all False (nothing is trained)."""
+
+    noise: float
+    survivors: torch.Tensor
+    bad: torch.Tensor
+    eps_sum: torch.Tensor
+    theory_bad: torch.Tensor
+    theory_mean: torch.Tensor
+    theory_Z: torch.Tensor
+    clean_bad: torch.Tensor
+    diverged: torch.Tensor
+    fresh_survivors: torch.Tensor
+    fresh_bad: torch.Tensor
+    fresh_eps_sum: torch.Tensor
+
+    def bad_fraction(self) -> torch.Tensor:
+        """Share of bad survivors pooled over the sequences (annealed), ``(N+1,)``."""
+        return self.bad.sum(0) / self.survivors.sum(0).clamp_min(1)
+
+
+def noisy_survivor_theory(grid: torch.Tensor, q: torch.Tensor, ns, eps0: float, noise: float) -> dict:
+    """The survival argument with flipped labels: weight ``(1 - eps')^n`` with ``eps' = eps + noise -
+    2 eps noise`` (the disagreement rate with a noisy label) on the clean-error density ``q``."""
+    grid = torch.as_tensor(grid, dtype=torch.float64)
+    ns = torch.as_tensor(list(ns), dtype=torch.float64)
+    de = float(grid[1] - grid[0])
+    noisy = grid + noise - 2 * grid * noise
+    w = q[None, :] * torch.exp(ns[:, None] * torch.log1p(-noisy.clamp(max=1 - 1e-15))[None, :])
+    Z = w.sum(1) * de
+    return {"Z": Z, "mean": (w * grid).sum(1) * de / Z, "bad": (w * (grid > eps0)).sum(1) * de / Z}
+
+
+def run_noisy_toy(cfg: Config, dev: torch.device, grid: torch.Tensor, q: torch.Tensor, clean_bad: torch.Tensor) -> NoisyToy:
+    """The label-noise variant of the toy (see :class:`NoisyToy`)."""
+    M, R, N = cfg.toy_classifiers, cfg.toy_noise_sets, cfg.toy_n_max
+    g = cpu_generator(_seed(cfg, "toy_data"))
+    teacher = torch.randn(cfg.toy_d, generator=g, dtype=torch.float64)
+    teacher = teacher / teacher.norm()  # the toy's teacher (same draw as _toy_sequences)
+    g = cpu_generator(_seed(cfg, "toy_noise_data"))
+    x = torch.randn(R, N, cfg.toy_d, generator=g, dtype=torch.float64)
+    flip = torch.rand(R, N, generator=g, dtype=torch.float64) < cfg.toy_noise
+    y = torch.sign(x @ teacher) * torch.where(flip, -1.0, 1.0)
+    xf, yf = x.float().to(dev), y.float().to(dev)
+    surv = torch.zeros(R, N + 1, dtype=torch.float64)
+    bad = torch.zeros_like(surv)
+    esum = torch.zeros_like(surv)
+    for c, start in enumerate(range(0, M, cfg.toy_chunk)):
+        w, eps = _toy_classifiers(cfg, "toy_classifiers", c, min(cfg.toy_chunk, M - start), teacher.to(dev), dev)
+        wf, eps = w.float(), eps.cpu()
+        isbad = (eps > cfg.toy_eps0).double()
+        for r in range(R):
+            first = _first_mistake_one(wf, xf[r], yf[r]).cpu()
+            surv[r] += torch.bincount(first, minlength=N + 1).double()
+            bad[r] += torch.bincount(first, weights=isbad, minlength=N + 1)
+            esum[r] += torch.bincount(first, weights=eps, minlength=N + 1)
+    rev = lambda t: t.flip(1).cumsum(1).flip(1)  # noqa: E731
+    fs = torch.zeros(1, N + 1, dtype=torch.float64)
+    fb, fe = torch.zeros_like(fs), torch.zeros_like(fs)
+    for c, start in enumerate(range(0, cfg.toy_noise_fresh, cfg.toy_chunk)):
+        _, eps = _toy_classifiers(cfg, "toy_noise_fresh_classifiers", c, min(cfg.toy_chunk, cfg.toy_noise_fresh - start),
+                                  teacher.to(dev), dev)
+        first = _first_mistake_fresh(eps, N, _generator(_seed(cfg, "toy_noise_fresh_data", c), dev), noise=cfg.toy_noise).cpu()
+        eps = eps.cpu()
+        fs[0] += torch.bincount(first, minlength=N + 1).double()
+        fb[0] += torch.bincount(first, weights=(eps > cfg.toy_eps0).double(), minlength=N + 1)
+        fe[0] += torch.bincount(first, weights=eps, minlength=N + 1)
+    th = noisy_survivor_theory(grid, q, range(N + 1), cfg.toy_eps0, cfg.toy_noise)
+    return NoisyToy(noise=cfg.toy_noise, survivors=rev(surv), bad=rev(bad), eps_sum=rev(esum), theory_bad=th["bad"],
+                    theory_mean=th["mean"], theory_Z=th["Z"], clean_bad=clean_bad,
+                    diverged=torch.zeros(R, dtype=torch.bool), fresh_survivors=rev(fs)[0], fresh_bad=rev(fb)[0],
+                    fresh_eps_sum=rev(fe)[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,20 +529,26 @@ class GDRuns:
         return a / (a + b + torch.as_tensor(ns, dtype=torch.float64))
 
 
-def _gd_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int, progress: bool) -> list[torch.Tensor]:
+def _gd_width(cfg: Config, dev: torch.device, sp: data.MNISTSplit, wi: int, progress: bool,
+              width: int | None = None, ns: tuple[int, ...] | None = None, part: str = "gd") -> list[torch.Tensor]:
     """``[test, train, diverged]``, each ``(K, E)``: ``gd_seeds`` members per training size, each on
-    its own random subset of the training pool (one batched :func:`train` call per size)."""
-    width, E = cfg.widths[wi], cfg.gd_seeds
+    its own random subset of the training pool (one batched :func:`train` call per size). ``width``,
+    ``ns`` and the seed ``part`` default to ``widths[wi]``, ``gd_n`` and ``"gd"``."""
+    width = cfg.widths[wi] if width is None else width
+    ns = cfg.gd_n if ns is None else ns
+    under = part == "under_gd"  # the under-parameterized width has its own GD settings
+    E, steps, lr, loss = ((cfg.under_seeds, cfg.under_steps, cfg.under_lr, cfg.under_loss) if under
+                          else (cfg.gd_seeds, cfg.steps, cfg.lr, cfg.loss))
     model = _net(cfg, width)
     xtr, ytr = sp.x_train, sp.y_train
     xte, yte = sp.x_test.to(dev), sp.y_test.to(dev)
     test_err, train_err, diverged = [], [], []
-    for k, n in enumerate(cfg.gd_n):
-        g = cpu_generator(_seed(cfg, "gd_subsets", width, n))
+    for k, n in enumerate(ns):
+        g = cpu_generator(_seed(cfg, f"{part}_subsets", width, n))
         idx = torch.rand(E, len(xtr), generator=g).argsort(1)[:, :n]  # without replacement, per member
         x, y = xtr[idx].to(dev), ytr[idx].to(dev)
-        params = model.init(E, seed=_seed(cfg, "gd_init", width, n), device=dev)
-        res = train(model, params, x, y, steps=cfg.steps, lr=cfg.lr, loss=cfg.loss, record_steps=[0, cfg.steps],
+        params = model.init(E, seed=_seed(cfg, f"{part}_init", width, n), device=dev)
+        res = train(model, params, x, y, steps=steps, lr=lr, loss=loss, record_steps=[0, steps],
                     on_divergence="mask", progress=progress, desc=f"width {width}, n={n}, x{E}")
         with torch.no_grad():
             train_err.append((torch.sign(model.forward(res.params, x)) != y).float().mean(1).cpu())
@@ -482,6 +573,49 @@ def run_gd(cfg: Config, dev: torch.device, sp: data.MNISTSplit, progress: bool) 
     return GDRuns(test=test, train=train_err, diverged=diverged, n=cfg.gd_n, fits=fits)
 
 
+@dataclass(frozen=True, eq=False)
+class UnderParam:
+    """(c) The under-parameterized width ``width`` (``params`` parameters, fewer than the largest
+    ``n``): ``q_eps (M,)`` held-out errors of ``M`` random networks of that width (its own ``Q``), and
+    GD-trained networks ``test``, ``train``, ``diverged (K, E)`` at the sizes ``n`` (same GD settings
+    as part (b))."""
+
+    width: int
+    params: int
+    n: tuple[int, ...]
+    q_eps: torch.Tensor
+    test: torch.Tensor
+    train: torch.Tensor
+    diverged: torch.Tensor
+
+    def ok(self) -> torch.Tensor:
+        """``(K, E)`` bool: members that reached zero training error and did not diverge."""
+        return (self.train == 0) & ~self.diverged
+
+    def q_prediction(self, ns=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The learning curve ``E_n`` predicted from the width's own ``Q`` sample (prior conditioning)
+        and its effective sample size, at ``ns`` (default ``n``)."""
+        ns = torch.as_tensor(self.n if ns is None else ns, dtype=torch.float64)
+        logw = ns[:, None] * torch.log1p(-self.q_eps.clamp(max=1 - 1e-12))[None, :]
+        w = torch.exp(logw - logw.max(1, keepdim=True).values)
+        return (w * self.q_eps).sum(1) / w.sum(1), w.sum(1) ** 2 / w.square().sum(1)
+
+
+def run_under(cfg: Config, dev: torch.device, sp: data.MNISTSplit, progress: bool) -> UnderParam:
+    """Random networks of width ``under_width`` (their ``Q``) and GD on ``under_n`` (see :class:`UnderParam`)."""
+    width, M = cfg.under_width, cfg.under_nets
+    model = _net(cfg, width)
+    xte, yte = sp.x_test.to(dev), sp.y_test.to(dev)
+    chunk, eps = max(1, cfg.hidden_chunk // width), []
+    for c, start in enumerate(range(0, M, chunk)):
+        p = _random_params(model, min(chunk, M - start), _seed(cfg, "under_init", width, c), dev)
+        with torch.no_grad():
+            eps.append((torch.sign(random_relu_outputs(model, p, xte)) != yte).float().mean(1).double().cpu())
+    test, train_err, div = _gd_width(cfg, dev, sp, 0, progress, width=width, ns=cfg.under_n, part="under_gd")
+    return UnderParam(width=width, params=cfg.under_params, n=cfg.under_n, q_eps=torch.cat(eps),
+                      test=test, train=train_err, diverged=div)
+
+
 # ---------------------------------------------------------------------------------------------
 # run
 # ---------------------------------------------------------------------------------------------
@@ -500,6 +634,8 @@ class Result:
     gd: GDRuns
     n_test: int
     n_pool: int
+    under: UnderParam | None = None
+    noisy: NoisyToy | None = None
 
 
 #: Per-unit costs measured with one CPU thread (book preset, 2 cores) and rough GPU rates (H100/H200
@@ -523,6 +659,11 @@ def estimate_seconds(cfg: Config, device="cpu") -> float:
         points = M * cfg.random_train_sets * cfg.random_n_max + min(M, Mq) * 400
         t += c["unit_point"] * w * points * D / 49
         t += 6.0 * cfg.gd_seeds * sum(cfg.gd_n) * D * w * cfg.steps / c["flops"]
+    t += c["toy"] * cfg.toy_classifiers * cfg.toy_noise_sets * max(1.0, cfg.toy_n_max / 60)  # label-noise toy
+    t += c["fresh"] * cfg.toy_noise_fresh
+    t += c["unit_point"] * cfg.under_width * cfg.under_nets * 400 * D / 49  # under-parameterized Q sample
+    t += 6.0 * cfg.under_seeds * sum(cfg.under_n) * D * cfg.under_width * cfg.under_steps / c["flops"]
+    t += c["step"] * cfg.under_steps * len(cfg.under_n)
     return float(t + c["step"] * cfg.steps * len(cfg.gd_n) * len(cfg.widths))
 
 
@@ -534,9 +675,14 @@ def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
     timer = Timer(CHAPTER, progress)
     with timer("toy"):
         toy = run_toy(cfg, dev)
+    with timer("noisy toy"):
+        noisy = run_noisy_toy(cfg, dev, toy.grid, toy.Q, toy.theory_bad)
     sp = _mnist(cfg)
     with timer("random"):
         rnd = run_random(cfg, dev, sp)
     with timer("gd"):
         gd = run_gd(cfg, dev, sp, progress)
-    return Result(cfg, str(dev), timer.total(), toy, rnd, gd, n_test=len(sp.y_test), n_pool=len(sp.y_train))
+    with timer("under"):
+        under = run_under(cfg, dev, sp, progress)
+    return Result(cfg, str(dev), timer.total(), toy, rnd, gd, n_test=len(sp.y_test), n_pool=len(sp.y_train),
+                  under=under, noisy=noisy)
