@@ -180,7 +180,8 @@ def test_exercise_2_initial_outputs_are_smooth_not_random_labels():
     # with kappa = 1 and no pairing, u(0) is a random but smooth function: most of ||u(0)||^2 lies on
     # the top 10 eigenvectors (random labels: about 10 / n), and u(0)^T H^-1 u(0) / n is far below the
     # random labels' y^T H^-1 y / n, though above the true labels'
-    r = gram.run(gram.config("smoke", symmetric_init=False, kappa=1.0, steps=1, sweep=2, pair=None), device="cpu", progress=False)
+    r = gram.run(gram.config("smoke", symmetric_init=False, kappa=1.0, steps=1, sweep=2, pair=None,
+                                 widths=None), device="cpu", progress=False)
     pr = r.prediction
     assert float(pr.init_top10.min()) > 0.5, pr.init_top10
     assert r.sweep.top_fraction(1.0) < 0.1
@@ -203,7 +204,7 @@ WIDE, NARROW, CURVE_TOL = 4096, 256, 0.05
 
 
 def test_wide_network_follows_the_kernel_prediction():
-    base = dict(n_train=40, corruption=(0.0, 1.0), seeds=1, steps=60, sweep=2)
+    base = dict(n_train=40, corruption=(0.0, 1.0), seeds=1, steps=60, sweep=2, widths=None)
     wide = gram.numbers(gram.run(gram.config("smoke", width=WIDE, **base), device="cpu", progress=False))
     narrow = gram.numbers(gram.run(gram.config("smoke", width=NARROW, **base), device="cpu", progress=False))
     assert wide["curve_error_max"] < CURVE_TOL, wide
