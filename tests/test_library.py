@@ -12,7 +12,16 @@ from overparam import data, models, reference
 from overparam.chapter import from_preset
 from overparam.train import DivergenceError, log_steps, loss_per_member, train
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_by_default():
+    """These tests compare against references in float64; the default is restored afterwards, so
+    no other test module runs under it (the chapters' code is float32)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 # ---------------------------------------------------------------------------- shapes

@@ -135,3 +135,24 @@ def test_non_finite_data_is_refused_not_reported_as_divergence(value):
     with pytest.raises(ValueError, match="x holds 1 NaN/inf") as info:
         train(model, params, x, y, steps=3, lr=0.1, progress=False)
     assert "learning rate" not in str(info.value)
+
+
+def test_infinite_weights_with_a_finite_hinge_loss_count_as_divergence():
+    """A step that overflows the weights can leave a hinge loss of exactly 0 (every margin infinite):
+    the run has diverged even though its loss is finite, and must be flagged."""
+    import torch
+
+    from overparam import models
+    from overparam.train import train
+
+    net = models.TwoLayerReLU(d=2, width=2, train_output=False)
+    params = net.init(3, seed=0)
+    x, y = torch.tensor([[1.0, 0.5], [0.5, 1.0]]), torch.tensor([1.0, 1.0])
+    params["w"] = params["w"].abs() * 1e-3  # both units active on both points, margins below 1
+    params["a"] = params["a"].abs() * 1e3  # both units vote +1: a huge step makes every margin +inf
+    res = train(net, params, x, y, steps=3, lr=3e38, loss="hinge", on_divergence="mask", progress=False,
+                record_steps=[0])
+    inf_weights = ~torch.isfinite(res.params["w"].flatten(1)).all(1)
+    assert bool(inf_weights.any()), "the planted overflow did not happen"
+    assert bool(torch.isfinite(res.final_loss[inf_weights]).all()), "the loss should stay finite (hinge 0)"
+    assert torch.equal(res.diverged, inf_weights), f"infinite weights {inf_weights} but diverged {res.diverged}"

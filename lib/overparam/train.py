@@ -300,15 +300,19 @@ class _Loop:
         with torch.no_grad():
             return loss_per_member(self.model.forward(self.params, self.x), self.y, self.a.loss)
 
-    def mark(self, lv: torch.Tensor, t: int) -> None:
-        """Flag the members whose loss ``lv`` is non-finite or above ``max_loss`` at step ``t``."""
+    def mark(self, lv: torch.Tensor, t: int, check_params: bool = False) -> None:
+        """Flag the members whose loss ``lv`` is non-finite or above ``max_loss`` at step ``t`` (and,
+        with ``check_params``, whose parameters are: a hinge loss can stay 0 with infinite weights)."""
         bad = ~torch.isfinite(lv) | (lv > self.a.max_loss)
+        if check_params:
+            for v in self.params.values():
+                bad |= ~torch.isfinite(v.reshape(len(v), -1)).all(1)
         fb = self.first_bad
         fb.copy_(torch.where(bad & (fb < 0), torch.full_like(fb, t), fb))
 
     def record(self, full: torch.Tensor, t: int) -> None:
         """Record the full training loss and the metrics at step ``t``."""
-        self.mark(full, t)
+        self.mark(full, t, check_params=True)
         self.rec_loss.append(full.detach().clone())
         with torch.no_grad():
             for k, fn in self.a.metrics.items():
@@ -350,7 +354,7 @@ class _Loop:
             if t == a.steps:  # the final parameters are always checked, whatever record_steps says
                 final = self.rec_loss[-1] if t in record_set else self.full_loss()
                 if t not in record_set:
-                    self.mark(final, t)
+                    self.mark(final, t, check_params=True)
                 self.last.append(final.detach().clone())
                 self.stop_or_freeze(bar)
                 return

@@ -374,10 +374,11 @@ def _threshold(cfg: Config, dev, progress: bool) -> tuple[Threshold, Scales, Ext
 def estimate_seconds(cfg: Config, device="auto") -> float:
     """Rough wall seconds of :func:`run`: per-step overhead plus work per (member x sample x neuron) for
     the training runs, and per (start x sample) for the ascent (run to ``ascent_steps`` and to half of
-    them). CPU constants measured on one thread (book: ~90 s); CUDA constants are rough."""
-    dev = resolve_device(device)
-    per_step = 2e-4 if dev.type == "cuda" else 3e-4
-    per_elem = 5e-12 if dev.type == "cuda" else 1.2e-9
+    them). CPU constants measured on one thread (book: ~90 s); CUDA constants are rough. ``device``
+    may name a GPU this machine does not have (an estimate is for planning)."""
+    cuda = str(device).startswith("cuda") or (device == "auto" and resolve_device("auto").type == "cuda")
+    per_step = 2e-4 if cuda else 3e-4
+    per_elem = 5e-12 if cuda else 1.2e-9
     toy = cfg.toy_steps * (per_step + per_elem * cfg.toy_seeds * 3 * cfg.toy_width * 6)
     members = [(2 + (len(cfg.scales) if n == cfg.scale_n else 0)) * cfg.seeds for n in cfg.n_grid]
     thr = sum(cfg.steps * (per_step + per_elem * k * n * cfg.width * 8) for k, n in zip(members, cfg.n_grid))

@@ -203,6 +203,8 @@ def plot_clustering(result: Result):
         if not ok.any():
             continue
         c = sw.curves["clustering"][i].numpy()[:, ok].mean(-1)
+        if not np.isfinite(c).any():  # e.g. weights that overflowed without being flagged
+            continue
         col = cmap(0.85 * i / max(len(sw.ks) - 1, 1))  # no pale yellow end
         ax.plot(x, c, color=col, label=f"k={k}")
         _errorbar(ax, [x[-1]], [mean_ci(sw.clustering_final[i], ~sw.diverged[i])], color=col, ms=3)
