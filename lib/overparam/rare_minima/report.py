@@ -371,17 +371,31 @@ def paper_vs_ours(result: Result) -> list[dict]:
     """Rows of the closing table: the papers' statements (with where) and whether we reproduced them
     (in the "paper" text: reproduced yes / partly / no, and why), our numbers with their 95%
     intervals and counts, our scale, and how many runs diverged."""
+    c = _ctx(result)
+    rows = []
+    for part in (_toy_rows, _gap_rows, _gd_rows, _under_rows, _noise_rows, _diverged_rows):
+        rows += part(**c)
+    return rows
+
+
+def _ctx(result: Result) -> dict:
+    """What the rows of :func:`paper_vs_ours` share: the numbers, the config and the scale texts."""
     s, cfg = numbers(result), result.config
-    toy_scale = (f"perceptron d={cfg.toy_d}, {cfg.toy_classifiers:,} classifiers x {cfg.toy_train_sets} shared "
-                 f"training sequences; fresh-set control {cfg.toy_fresh:,} classifiers")
-    mn = f"MNIST {cfg.classes[0]} vs {cfg.classes[1]}, {28 // cfg.pool}x{28 // cfg.pool} px, test n={result.n_test}"
-    w0, w1 = cfg.widths[0], cfg.widths[-1]
     nt = max(n for n in TOY_REPORT_N if n <= cfg.toy_n_max) if cfg.toy_n_max >= min(TOY_REPORT_N) else cfg.toy_n_max
-    tag = f"n{nt}" if nt in TOY_REPORT_N else "N"
-    nr = cfg.random_n_max
-    gap_key = f"large_gd_vs_survivors_gap_n{nr}"
-    rel = ", ".join(f"n={n}: {s[f'large_model_relerr_n{n}']:+.2f}" for n in cfg.gd_n if n > cfg.fit_n_max)
-    rows = [
+    return dict(
+        s=s, cfg=cfg, nt=nt, tag=f"n{nt}" if nt in TOY_REPORT_N else "N", w0=cfg.widths[0], w1=cfg.widths[-1],
+        nr=cfg.random_n_max, gap_key=f"large_gd_vs_survivors_gap_n{cfg.random_n_max}",
+        toy_scale=(f"perceptron d={cfg.toy_d}, {cfg.toy_classifiers:,} classifiers x {cfg.toy_train_sets} shared "
+                   f"training sequences; fresh-set control {cfg.toy_fresh:,} classifiers"),
+        mn=f"MNIST {cfg.classes[0]} vs {cfg.classes[1]}, {28 // cfg.pool}x{28 // cfg.pool} px, test n={result.n_test}",
+        rel=", ".join(f"n={n}: {s[f'large_model_relerr_n{n}']:+.2f}" for n in cfg.gd_n if n > cfg.fit_n_max),
+    )
+
+
+def _toy_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """The toy (annealed, quenched) and guess-and-check rows."""
+    rows = []
+    rows += [
         {"quantity": f"share of zero-training-error perceptrons with error > {cfg.toy_eps0:g} at n={nt} "
                      f"(toy; formula {s[f'toy_bad_formula_{tag}']:.3g}): pooled over sequences (annealed) / "
                      f"fresh set per classifier",
@@ -399,6 +413,12 @@ def paper_vs_ours(result: Result) -> list[dict]:
                  f"{cfg.random_train_sets}; {_fmt(s, 'large_gc_mean')}",
          "scale": f"{mn}, {cfg.random_nets[-1]:,} random nets, {cfg.random_train_sets} sequences"},
     ]
+    return rows
+
+
+def _gap_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """GD against random-network survivors at the same n."""
+    rows = []
     if gap_key in s:
         rows.append(
             {"quantity": f"GD-trained width {w1} minus random-network survivors (one per training set), "
@@ -408,6 +428,12 @@ def paper_vs_ours(result: Result) -> list[dict]:
                          if s[f"{gap_key}_hi"] < 0 or s[f"{gap_key}_lo"] > 0 else
                          "not decided (the interval includes 0)"),
              "ours": _fmt(s, gap_key), "scale": f"{mn}, {cfg.gd_seeds} GD seeds, {cfg.random_train_sets} sequences"})
+    return rows
+
+
+def _gd_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """The GD learning curve, its Beta model, and the gap between widths."""
+    rows = []
     rows += [
         {"quantity": f"GD-trained width {w1}: test error at n={cfg.gd_n[-1]}; Beta model (a phenomenological "
                      f"fit on n<={cfg.fit_n_max}) predicts {s['large_model_last']:.3g}; its relative error {rel}",
@@ -420,6 +446,12 @@ def paper_vs_ours(result: Result) -> list[dict]:
                   "over-parameterized and of one NTK-scaled family; the toy's curve does depend on d)",
          "ours": f"{s['width_gap_max']:.3g}", "scale": f"{mn}, n={cfg.gd_n[0]}..{cfg.gd_n[-1]}"},
     ]
+    return rows
+
+
+def _under_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """The under-parameterized width and each width against its own Q."""
+    rows = []
     if "under_minus_large_common" in s:
         nc, ncmp = s["common_n"], s["cmp_n"]
         inc = s["under_minus_large_common_lo"] <= 0 <= s["under_minus_large_common_hi"]
@@ -441,6 +473,12 @@ def paper_vs_ours(result: Result) -> list[dict]:
              "ours": " / ".join(_fmt(s, f"{w}_qgap_cmp") for w in ("under", "small", "large")),
              "scale": f"{mn}, {cfg.under_nets:,} / {cfg.random_q_nets[0]:,} / {cfg.random_q_nets[-1]:,} random nets"},
         ]
+    return rows
+
+
+def _noise_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """The label-noise toy."""
+    rows = []
     nn_ = NOISY_REPORT_N
     if f"toy_noisy_bad_fresh_n{nn_}" in s and math.isfinite(s[f"toy_noisy_bad_fresh_n{nn_}"]):
         rows.append(
@@ -453,10 +491,17 @@ def paper_vs_ours(result: Result) -> list[dict]:
              "ours": f"{_fmt(s, f'toy_noisy_survival_fresh_n{nn_}')} / {_fmt(s, f'toy_noisy_bad_fresh_n{nn_}')}",
              "scale": f"perceptron d={cfg.toy_d}, {cfg.toy_noise_fresh:,} classifiers on fresh noisy sets, "
                       f"{cfg.toy_noise_sets} shared noisy sequences"})
+    return rows
+
+
+def _diverged_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+    """How many GD runs diverged."""
+    rows = []
     rows += [
         {"quantity": "diverged GD runs (excluded from every statistic)", "paper": "not reported",
          "ours": f"{s['gd_diverged']:.0f} of {s['gd_runs']:.0f}"
                  + (f"; width {cfg.under_width}: {s['under_diverged']:.0f}" if "under_diverged" in s else ""),
          "scale": "the toy and the random networks train nothing (0 diverged)"},
     ]
+    return rows
     return rows

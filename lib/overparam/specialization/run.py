@@ -9,6 +9,9 @@ between decays are paired (same seed: same teacher directions, same data, same s
 
 from __future__ import annotations
 
+import itertools
+import sys
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -259,91 +262,119 @@ def grads(W0, b0, W1, b1, x, y):
     return loss, torch.bmm(dh.transpose(1, 2), x), dh.sum(1), dW1, db1
 
 
-def _train_all(cfg: Config, pb: _Problem, record: list[int], dev: torch.device, progress: bool) -> tuple[Width, ...]:
-    """Train the students of every width, all (decay, seed) members, with (S)GD in one loop.
+class _Students:
+    """All widths' students, all (decay, seed) members, trained together by plain (S)GD.
 
     The widths share one first-layer GEMM per step (their hidden units concatenated, ``(E, sum n, d)``);
     each width has its own output layer and residual, so the students are independent. Seed ``s``
-    starts from the same student (per width) at every decay. Divergence is checked at the recorded
-    steps: a member whose training loss is not finite or exceeds :data:`MAX_LOSS` is flagged (and
-    excluded from every statistic).
+    starts from the same student (per width) at every decay.
     """
-    E, P, K = cfg.members, len(cfg.decays), len(cfg.multis)
-    sizes = list(cfg.widths)
-    sl = [slice(o, o + n) for o, n in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes)]
-    W0s, W1s = [], []
-    for multi, n in zip(cfg.multis, sizes):
-        p = DeepReLUMLP((cfg.d, n, cfg.c), bias=True, init_scale=cfg.student_scale).init(
-            cfg.seeds, seed=derive_seed(cfg.seed, "student_init", multi), device="cpu", dtype=torch.float32)
-        W0s.append(p["W0"].repeat(P, 1, 1))
-        W1s.append(p["W1"].repeat(P, 1, 1).to(dev))
-    W0 = torch.cat(W0s, 1).to(dev)
-    b0 = torch.zeros(E, sum(sizes), device=dev)
-    b1 = [torch.zeros(E, cfg.c, device=dev) for _ in range(K)]
-    gen = None if cfg.batch_size is None else cpu_generator(derive_seed(cfg.seed, "sgd_batches"))
-    diverged = torch.zeros(K, E, dtype=torch.bool, device=dev)
-    train_loss, eval_loss, corr = ([[] for _ in range(K)] for _ in range(3))
-    rec = set(record)
 
-    def forward(x):
-        return torch.baddbmm(b0[:, None, :], x, W0.transpose(1, 2)).relu_()
+    def __init__(self, cfg: Config, dev: torch.device):
+        self.cfg, E, P = cfg, cfg.members, len(cfg.decays)
+        sizes = list(cfg.widths)
+        self.sl = [slice(o, o + n) for o, n in zip(np.cumsum([0, *sizes[:-1]]).tolist(), sizes)]
+        W0s, self.W1s = [], []
+        for multi, n in zip(cfg.multis, sizes):
+            p = DeepReLUMLP((cfg.d, n, cfg.c), bias=True, init_scale=cfg.student_scale).init(
+                cfg.seeds, seed=derive_seed(cfg.seed, "student_init", multi), device="cpu", dtype=torch.float32)
+            W0s.append(p["W0"].repeat(P, 1, 1))
+            self.W1s.append(p["W1"].repeat(P, 1, 1).to(dev))
+        self.W0 = torch.cat(W0s, 1).to(dev)
+        self.b0 = torch.zeros(E, sum(sizes), device=dev, dtype=torch.float32)
+        self.b1 = [torch.zeros(E, cfg.c, device=dev, dtype=torch.float32) for _ in cfg.multis]
 
-    def observe():
-        h, he = forward(pb.x), forward(pb.xe)
-        for k in range(K):
-            out = torch.baddbmm(b1[k][:, None, :], h[..., sl[k]], W1s[k].transpose(1, 2))
-            tl = (out - pb.y).square().sum((1, 2)) / (2 * cfg.n_train)
-            diverged[k] |= ~torch.isfinite(tl) | (tl > MAX_LOSS)
-            oe = torch.baddbmm(b1[k][:, None, :], he[..., sl[k]], W1s[k].transpose(1, 2))
-            train_loss[k].append(tl)
-            eval_loss[k].append((oe - pb.ye).square().mean((1, 2)))
-            corr[k].append(activation_correlation(pb.hte, he[..., sl[k]]))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden activations ``(E, n, sum of widths)``."""
+        return torch.baddbmm(self.b0[:, None, :], x, self.W0.transpose(1, 2)).relu_()
 
+    def output(self, k: int, h: torch.Tensor) -> torch.Tensor:
+        """Width ``k``'s outputs ``(E, n, c)`` from the hidden activations ``h``."""
+        return torch.baddbmm(self.b1[k][:, None, :], h[..., self.sl[k]], self.W1s[k].transpose(1, 2))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One GD step of every student on ``(x, y)`` (mean squared error over the batch)."""
+        lr, h = self.cfg.lr, self.forward(x)
+        dh = torch.empty_like(h)
+        for k, sl in enumerate(self.sl):
+            r = self.output(k, h).sub_(y).div_(x.shape[1])
+            dh[..., sl] = torch.bmm(r, self.W1s[k])
+            self.W1s[k].sub_(torch.bmm(r.transpose(1, 2), h[..., sl]), alpha=lr)
+            self.b1[k].sub_(r.sum(1), alpha=lr)
+        dh.mul_(h > 0)
+        self.W0.sub_(torch.bmm(dh.transpose(1, 2), x), alpha=lr)
+        self.b0.sub_(dh.sum(1), alpha=lr)
+
+
+class _Records:
+    """Training loss, evaluation loss and teacher correlations of every width at the recorded steps;
+    a member whose training loss is not finite or exceeds :data:`MAX_LOSS` is flagged as diverged."""
+
+    def __init__(self, K: int, E: int, dev: torch.device):
+        self.diverged = torch.zeros(K, E, dtype=torch.bool, device=dev)
+        self.train_loss, self.eval_loss, self.corr = ([[] for _ in range(K)] for _ in range(3))
+
+    def observe(self, st: _Students, pb: _Problem, n_train: int) -> None:
+        h, he = st.forward(pb.x), st.forward(pb.xe)
+        for k, sl in enumerate(st.sl):
+            tl = (st.output(k, h) - pb.y).square().sum((1, 2)) / (2 * n_train)
+            self.diverged[k] |= ~torch.isfinite(tl) | (tl > MAX_LOSS)
+            self.train_loss[k].append(tl)
+            self.eval_loss[k].append((st.output(k, he) - pb.ye).square().mean((1, 2)))
+            self.corr[k].append(activation_correlation(pb.hte, he[..., sl]))
+
+
+def _batches(cfg: Config, pb: _Problem, dev: torch.device):
+    """``(x, y)`` for every step: the full training set, or per-member minibatches whose indices are
+    drawn on the CPU (the same on every device) and moved in chunks of steps."""
+    if cfg.batch_size is None:
+        while True:
+            yield pb.x, pb.y
+    gen = cpu_generator(derive_seed(cfg.seed, "sgd_batches"))
+    for t in itertools.count():
+        if t % _CHUNK == 0:
+            chunk = torch.randint(0, cfg.n_train, (_CHUNK, cfg.members, cfg.batch_size), generator=gen).to(dev)
+        idx = chunk[t % _CHUNK]
+        yield (torch.gather(pb.x, 1, idx[..., None].expand(-1, -1, cfg.d)),
+               torch.gather(pb.y, 1, idx[..., None].expand(-1, -1, cfg.c)))
+
+
+def _train_all(cfg: Config, pb: _Problem, record: list[int], dev: torch.device, progress: bool) -> tuple[Width, ...]:
+    """Train the students of every width, all (decay, seed) members, with (S)GD in one loop
+    (:class:`_Students`); divergence is checked at the recorded steps and flagged members are
+    excluded from every statistic."""
+    st, recs, rec = _Students(cfg, dev), _Records(len(cfg.multis), cfg.members, dev), set(record)
     it = range(cfg.steps + 1)
     if progress:
-        import sys
-
         from tqdm.std import tqdm
 
-        it = tqdm(it, desc=f"widths {sizes} x {E} members", file=sys.stderr, mininterval=1.0)
+        it = tqdm(it, desc=f"widths {list(cfg.widths)} x {cfg.members} members", file=sys.stderr, mininterval=1.0)
+    batches = _batches(cfg, pb, dev)
     with torch.no_grad():
         for t in it:
             if t in rec:
-                observe()
+                recs.observe(st, pb, cfg.n_train)
             if t == cfg.steps:
                 break
-            if gen is None:
-                x, y = pb.x, pb.y
-            else:  # minibatch indices drawn on the CPU (same on every device), moved in chunks of steps
-                if t % _CHUNK == 0:
-                    chunk = torch.randint(0, cfg.n_train, (_CHUNK, E, cfg.batch_size), generator=gen).to(dev)
-                idx = chunk[t % _CHUNK]
-                x = torch.gather(pb.x, 1, idx[..., None].expand(-1, -1, cfg.d))
-                y = torch.gather(pb.y, 1, idx[..., None].expand(-1, -1, cfg.c))
-            h = forward(x)
-            dh = torch.empty_like(h)
-            for k in range(K):
-                r = torch.baddbmm(b1[k][:, None, :], h[..., sl[k]], W1s[k].transpose(1, 2)).sub_(y).div_(x.shape[1])
-                dh[..., sl[k]] = torch.bmm(r, W1s[k])
-                W1s[k].sub_(torch.bmm(r.transpose(1, 2), h[..., sl[k]]), alpha=cfg.lr)
-                b1[k].sub_(r.sum(1), alpha=cfg.lr)
-            dh.mul_(h > 0)
-            W0.sub_(torch.bmm(dh.transpose(1, 2), x), alpha=cfg.lr)
-            b0.sub_(dh.sum(1), alpha=cfg.lr)
-        h = forward(pb.x)
-    out = []
-    for k, (multi, n) in enumerate(zip(cfg.multis, sizes)):
-        div = diverged[k].cpu()
-        if progress and bool(div.any()):
-            print(f"multi={multi}: {int(div.sum())} of {E} members diverged and are excluded")
-        params = {"W0": W0[:, sl[k]], "b0": b0[:, sl[k]], "W1": W1s[k], "b1": b1[k]}
-        out.append(Width(
-            multi=multi, width=n, train_loss=torch.stack(train_loss[k]).cpu(), eval_loss=torch.stack(eval_loss[k]).cpu(),
-            corr=torch.stack(corr[k]).cpu(), best_corr=activation_correlation(pb.ht, h[..., sl[k]]).amax(1).cpu(),
-            fanout=W1s[k].norm(dim=1).cpu(), params={key: v.detach().cpu().clone() for key, v in params.items()},
-            diverged=div.clone(),
-        ))
-    return tuple(out)
+            st.step(*next(batches))
+        h = st.forward(pb.x)
+    return tuple(_width(cfg, st, recs, pb, h, k, progress) for k in range(len(cfg.multis)))
+
+
+def _width(cfg: Config, st: _Students, recs: _Records, pb: _Problem, h: torch.Tensor, k: int, progress: bool) -> Width:
+    """Width ``k``'s :class:`Width` (CPU tensors) after training."""
+    multi, n, sl = cfg.multis[k], cfg.widths[k], st.sl[k]
+    div = recs.diverged[k].cpu()
+    if progress and bool(div.any()):
+        print(f"multi={multi}: {int(div.sum())} of {cfg.members} members diverged and are excluded")
+    params = {"W0": st.W0[:, sl], "b0": st.b0[:, sl], "W1": st.W1s[k], "b1": st.b1[k]}
+    return Width(
+        multi=multi, width=n, train_loss=torch.stack(recs.train_loss[k]).cpu(),
+        eval_loss=torch.stack(recs.eval_loss[k]).cpu(), corr=torch.stack(recs.corr[k]).cpu(),
+        best_corr=activation_correlation(pb.ht, h[..., sl]).amax(1).cpu(),
+        fanout=st.W1s[k].norm(dim=1).cpu(), params={key: v.detach().cpu().clone() for key, v in params.items()},
+        diverged=div.clone(),
+    )
 
 
 def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
