@@ -18,7 +18,7 @@ from .config import config
 from .report import numbers, stall_share, threshold_n, toy_angles
 from .run import Result, run
 
-__all__ = ["plot_toy_training", "plot_polar", "animation", "plot_threshold", "plot_transition", "plot_extremal", "FIGURES",
+__all__ = ["key_data", "plot_key", "plot_toy_training", "plot_polar", "animation", "plot_threshold", "plot_transition", "plot_extremal", "FIGURES",
            "LIVE_CONTROLS", "live"]
 
 PLUS, MINUS = style.color(0), style.color(1)  # neurons with a_j > 0 (maximisers) / a_j < 0 (minimisers)
@@ -113,58 +113,92 @@ def animation(result: Result):
         return book.jshtml(fig, update, len(result.toy.snaps))
 
 
-def _threshold_series(ax, result: Result, key: str) -> None:
+def _threshold_series(ax, data: dict, key: str) -> None:
     """Seeds as dots (open: not converged), the mean of all valid runs with its interval."""
-    thr = result.threshold
-    n = np.array(thr.n_grid, dtype=float)
-    S = thr.train.shape[-1]
-    for k, name in enumerate(("small init", "large init")):
-        vals, conv, ok = getattr(thr, key)[:, k], thr.converged[:, k], ~thr.diverged[:, k]
+    n = np.array(data["n_grid"], dtype=float)
+    S = data["seeds"]
+    for k, (name, init) in enumerate(zip(("small init", "large init"), data["inits"])):
+        v, conv, ok = (np.array(init[f], dtype=t) for f, t in ((key, float), ("converged", bool), ("valid", bool)))
         jitter = n[:, None] * np.exp(0.04 * (np.arange(S) - (S - 1) / 2))[None, :] * (1.06 if k else 0.94)
-        v, good, bad = vals.numpy(), conv.numpy(), (ok & ~conv).numpy()
+        good, bad = conv, ok & ~conv
         ax.scatter(jitter[good], v[good], color=style.color(k), s=10, alpha=0.6)
         ax.scatter(jitter[bad], v[bad], facecolors="none", edgecolors=style.color(k), s=26,
                    label=f"{name}: not converged" if bad.any() else None)
-        _errorbar(ax, n, [stats.mean_ci(vals[i], ok[i]) for i in range(len(n))], color=style.color(k),
+        _errorbar(ax, n, [stats.Estimate(*e, n=0) for e in init[key + "_mean"]], color=style.color(k),
                   label=f"{name} (mean of all runs)")
-    ols = thr.ols_train if key == "train" else thr.ols_test
-    ax.plot(n, ols.mean(1).numpy(), "k--", lw=1, label="OLS")
-    ax.axhline(thr.noise_level, color="gray", lw=0.8, ls=":")
-    _threshold_band(ax, thr)
+    ax.plot(n, data["ols_" + key], "k--", lw=1, label="OLS")
+    ax.axhline(data["noise_level"], color="gray", lw=0.8, ls=":")
+    _threshold_band(ax, stats.Estimate(*data["threshold"]), data["n_grid"])
 
 
-def _threshold_band(ax, thr) -> None:
-    """The threshold (dash-dotted) and its 95% interval (shaded, clipped to the grid)."""
-    t = threshold_n(thr)
+def _threshold_band(ax, t: stats.Estimate, n_grid) -> None:
+    """The threshold ``t`` (dash-dotted) and its 95% interval (shaded, clipped to the grid)."""
     if t.n and math.isfinite(t.value):
         ax.axvline(t.value, color=style.color(2), lw=1, ls="-.")
-        lo = t.lo if math.isfinite(t.lo) else thr.n_grid[0]
-        hi = t.hi if math.isfinite(t.hi) else thr.n_grid[-1]
-        ax.axvspan(max(lo, thr.n_grid[0]), min(hi, thr.n_grid[-1]), color=style.color(2), alpha=0.12, lw=0)
+        lo = t.lo if math.isfinite(t.lo) else n_grid[0]
+        hi = t.hi if math.isfinite(t.hi) else n_grid[-1]
+        ax.axvspan(max(lo, n_grid[0]), min(hi, n_grid[-1]), color=style.color(2), alpha=0.12, lw=0)
+
+
+def _positive_range(*values) -> list[float]:
+    """``[min, max]`` of the positive finite entries of ``values`` (empty: none)."""
+    v = np.concatenate([np.asarray(x, dtype=float).ravel() for x in values])
+    v = v[np.isfinite(v) & (v > 0)]
+    return [float(v.min()), float(v.max())] if len(v) else []
+
+
+def key_data(result: Result) -> dict:
+    """The data of the chapter's key figure (:func:`plot_threshold`), JSON-able and small: the final
+    train and test loss of every threshold run, ``(N, S)`` per initialization (``N`` sample sizes,
+    ``S`` seeds) with its converged / valid flags, the means with their 95% intervals ``[value, lo,
+    hi]``, the OLS means, the noise level and the threshold ``[value, lo, hi, n]``. About ``8 N S``
+    numbers."""
+    thr = result.threshold
+    inits = []
+    for k in range(2):
+        ok = ~thr.diverged[:, k]
+        init = {"converged": thr.converged[:, k].tolist(), "valid": ok.tolist()}
+        for key in ("train", "test"):
+            vals = getattr(thr, key)[:, k]
+            init[key] = vals.tolist()
+            init[key + "_mean"] = [[e.value, e.lo, e.hi] for e in (stats.mean_ci(vals[i], ok[i]) for i in range(len(ok)))]
+        inits.append(init)
+    t = threshold_n(thr)
+    return {"n_grid": list(thr.n_grid), "seeds": thr.train.shape[-1], "inits": inits,
+            "ols_train": thr.ols_train.mean(1).tolist(), "ols_test": thr.ols_test.mean(1).tolist(),
+            "test_range": _positive_range(thr.test[~thr.diverged].numpy(), thr.ols_test.numpy(), thr.noise_level),
+            "noise_level": thr.noise_level, "threshold": [t.value, t.lo, t.hi, t.n],
+            "diverged": [int(thr.diverged.sum()), thr.diverged.numel()]}
 
 
 def plot_threshold(result: Result):
     """Final train (left) and test (right) loss vs n, small vs large init (same lr and steps): seeds as
     dots, unconverged runs as open circles, the mean of all valid runs with its 95% interval, diverged
     runs left out (counted); OLS dashed, the noise level dotted, the threshold dash-dotted with its
-    95% bootstrap interval shaded."""
-    thr = result.threshold
+    95% bootstrap interval shaded. Drawn by :func:`plot_key` from :func:`key_data`."""
+    return plot_key(key_data(result))
+
+
+def plot_key(data: dict):
+    """The key figure (:func:`plot_threshold`) from :func:`key_data`'s ``data`` alone (e.g. a stored
+    ``paper`` run)."""
     fig, axes = style.panels(2, height=3.9, sharex=True)
+    all_diverged = not any(np.array(init["valid"], dtype=bool).any() for init in data["inits"])
     for ax, key in zip(axes, ("train", "test")):
-        style.note_diverged(ax, int(thr.diverged.sum()), thr.diverged.numel())
-        if thr.diverged.all():
+        style.note_diverged(ax, *data["diverged"])
+        if all_diverged:
             style.empty_panel(ax)
             continue
-        _threshold_series(ax, result, key)
-        style.log_ticks(ax, thr.n_grid)
+        _threshold_series(ax, data, key)
+        style.log_ticks(ax, data["n_grid"])
         ax.set_xlabel("n (training samples)")
-    if thr.diverged.all():
+    if all_diverged:
         return fig
     axes[0].set_yscale("symlog", linthresh=1e-3)
     axes[0].set_ylim(bottom=0)
     axes[0].set(ylabel="final train loss", title="train loss")
     axes[1].set(ylabel="test loss", title=r"test loss (dotted: $\sigma^2/2$)")
-    _log_y(axes[1], thr.test[~thr.diverged].numpy(), thr.ols_test.numpy(), thr.noise_level)
+    _log_y(axes[1], data["test_range"])
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
     return fig
@@ -193,7 +227,7 @@ def plot_transition(result: Result):
                     a0.annotate(f"{u}", (xi, e.value), textcoords="offset points", xytext=(0, 6 if k else -14),
                                 ha="center", fontsize=9, color=style.color(k))
         a0.axhline(0.5, color="gray", lw=0.8, ls=":")
-        _threshold_band(a0, thr)
+        _threshold_band(a0, threshold_n(thr), thr.n_grid)
         style.log_ticks(a0, thr.n_grid)
         a0.set(ylim=(-0.05, 1.1), xlabel="n (training samples)", ylabel="share that interpolates",
                title=f"transition ({thr.train.shape[-1]} seeds; numbers: not converged)")

@@ -13,7 +13,7 @@ from .. import book, stats, style
 from .config import config
 from .run import Result, run
 
-__all__ = ["plot_loss", "plot_spectrum", "plot_bound", "plot_distance", "plot_widths", "animation", "FIGURES",
+__all__ = ["key_data", "plot_key", "plot_loss", "plot_spectrum", "plot_bound", "plot_distance", "plot_widths", "animation", "FIGURES",
            "LIVE_CONTROLS", "live"]
 
 
@@ -36,37 +36,64 @@ def _note(ax, r: Result) -> None:
     style.note_diverged(ax, int(r.training.diverged.sum()), r.training.diverged.numel())
 
 
-def _note_prediction(ax, r: Result) -> None:
-    """Say (bottom left) how many runs' kernel predictions diverged (unstable step): not drawn."""
-    n_div, n = int(r.prediction.diverged.sum()), r.prediction.diverged.numel()
+def _note_prediction(ax, n_div: int, n: int) -> None:
+    """Say (bottom left) that ``n_div`` of ``n`` runs' kernel predictions diverged (unstable step): not drawn."""
     if n_div:
         ax.text(0.01, 0.01, f"kernel prediction diverged for {n_div} of {n} runs (not drawn)", transform=ax.transAxes,
                 ha="left", va="bottom", fontsize=9, color=style.COLORS[1],
                 bbox=dict(boxstyle="round", fc="white", ec=style.COLORS[1], alpha=0.9))
 
 
+def key_data(result: Result) -> dict:
+    """The data of the chapter's key figure (:func:`plot_loss`), JSON-able and small: for each trained
+    level the loss curve of the first seed that did not diverge (``T`` recorded steps, at most 401),
+    its kernel prediction out to ``config.long_steps`` (about 200 log-spaced steps) and the gap
+    between the two; plus the diverged counts. About ``L * (2 T + 200)`` floats (``L`` levels)."""
+    tr, pr, cfg = result.training, result.prediction, result.config
+    ok, k, kl = ~tr.diverged, tr.steps.numpy(), pr.long_steps.numpy()
+    pos, lpos = k >= 1, kl >= 1
+    curves = []
+    for j, p in enumerate(tr.levels.tolist()):
+        s = _first_valid(ok, j)
+        if s is None:
+            curves.append({"p": p})
+            continue
+        l0 = float(tr.loss[0, s, j])
+        net = tr.loss[:, s, j].numpy() / l0
+        curve = {"p": p, "network": net[pos].tolist()}
+        if not bool(pr.diverged[s, j]):
+            curve["prediction"] = (pr.long_loss[lpos, s, j].numpy() / l0).tolist()
+            gap = np.abs(net - pr.loss[:, s, j].numpy() / l0)
+            curve["gap"] = np.maximum(gap[pos], 1e-12).tolist()
+        curves.append(curve)
+    return {"steps": k[pos].tolist(), "long_steps": kl[lpos].tolist(), "curves": curves, "stopped_at": cfg.steps,
+            "horizon": cfg.long_steps, "width": cfg.width,
+            "diverged": [int(tr.diverged.sum()), tr.diverged.numel()],
+            "prediction_diverged": [int(pr.diverged.sum()), pr.diverged.numel()]}
+
+
 def plot_loss(result: Result):
     """(a) Left: training loss ``loss(k) / loss(0)`` vs iteration (log axis) for each corruption level:
     the trained network (solid, the first seed that did not diverge, up to its last step) and the
     kernel prediction of Theorem 4.1 (dashed) out to ``config.long_steps``. Right: the gap
-    ``|network - prediction| / loss(0)`` over the trained steps (log-log)."""
-    r, tr, pr = result, result.training, result.prediction
+    ``|network - prediction| / loss(0)`` over the trained steps (log-log). Drawn by :func:`plot_key`
+    from :func:`key_data`."""
+    return plot_key(key_data(result))
+
+
+def plot_key(data: dict):
+    """The key figure (:func:`plot_loss`) from :func:`key_data`'s ``data`` alone (e.g. a stored
+    ``paper`` run): loss vs iteration, network (solid) and kernel prediction (dashed), and their gap."""
     fig, (ax, ax2) = style.panels(2, height=3.6)
-    ok, k = ~tr.diverged, tr.steps.numpy()
-    kl, K = pr.long_steps.numpy(), r.config.steps
-    pos, lpos = k >= 1, kl >= 1
-    for j, (p, c) in enumerate(zip(tr.levels.tolist(), _level_colors(len(tr.levels)))):
-        s = _first_valid(ok, j)
-        if s is None:
+    k, kl, K = data["steps"], data["long_steps"], data["stopped_at"]
+    for c, curve in zip(_level_colors(len(data["curves"])), data["curves"]):
+        if "network" not in curve:
             continue
-        l0 = float(tr.loss[0, s, j])
-        net = tr.loss[:, s, j].numpy() / l0
-        ax.plot(k[pos], net[pos], color=c, lw=2, label=f"p = {p:.1f}")
-        if not bool(pr.diverged[s, j]):
-            ax.plot(kl[lpos], pr.long_loss[lpos, s, j].numpy() / l0, color=c, lw=1.2, ls="--")
-            gap = np.abs(net - pr.loss[:, s, j].numpy() / l0)
-            ax2.plot(k[pos], np.maximum(gap[pos], 1e-12), color=c, lw=1.5)
-    if not bool(ok.any()):
+        ax.plot(k, curve["network"], color=c, lw=2, label=f"p = {curve['p']:.1f}")
+        if "prediction" in curve:
+            ax.plot(kl, curve["prediction"], color=c, lw=1.2, ls="--")
+            ax2.plot(k, curve["gap"], color=c, lw=1.5)
+    if not any("network" in c for c in data["curves"]):
         style.empty_panel(ax)
         style.empty_panel(ax2)
     else:
@@ -76,14 +103,14 @@ def plot_loss(result: Result):
         ax.plot([], [], color="gray", lw=1.2, ls="--", label="kernel prediction")
         ax.set_xscale("log")
         ax.set(xlabel="GD iteration k", ylabel=r"$\|y - u(k)\|^2 / \|y - u(0)\|^2$", ylim=(0, 1.02),
-               title=f"Loss, out to k = {r.config.long_steps:,}")
+               title=f"Loss, out to k = {data['horizon']:,}")
         ax2.set_xscale("log")
         ax2.set_yscale("log")
         ax2.set(xlabel="GD iteration k", ylabel="|network - prediction| / loss(0)",
-                title=f"Network vs kernel (m = {r.config.width})")
+                title=f"Network vs kernel (m = {data['width']})")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4)
-    _note(ax, r)
-    _note_prediction(ax2, r)
+    style.note_diverged(ax, *data["diverged"])
+    _note_prediction(ax2, *data["prediction_diverged"])
     return fig
 
 
@@ -189,7 +216,7 @@ def plot_distance(result: Result):
            title="How far the weights move")
     ax.legend(loc="upper left")
     _note(ax, r)
-    _note_prediction(ax, r)
+    _note_prediction(ax, int(r.prediction.diverged.sum()), r.prediction.diverged.numel())
     return fig
 
 

@@ -14,7 +14,7 @@ from .config import config
 from .report import ratio_over_sets
 from .run import GDRuns, RandomNets, Result, run_toy
 
-__all__ = ["plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves",
+__all__ = ["key_data", "plot_key", "plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves",
            "plot_under_and_noise", "animation", "FIGURES", "LIVE_CONTROLS", "live"]
 
 
@@ -49,26 +49,20 @@ def _toy_points(N: int, count: int = 16) -> list[int]:
     return sorted({*range(0, N + 1, max(1, N // count)), N})
 
 
-def _toy_bad_panel(ax, result: Result) -> None:
-    toy, eps0 = result.toy, result.config.toy_eps0
-    n, surv, R = toy.n.numpy(), toy.survivors, toy.survivors.shape[0]
-    pts = _toy_points(len(n) - 1)
-    per = toy.bad_fraction_per_set()
-    pooled = [ratio_over_sets(toy.bad[:, k], surv[:, k]) for k in pts]
-    quenched = [stats.mean_ci(per[:, k]) for k in pts]
-    fresh = [stats.share_from_counts(int(toy.fresh_bad[k]), int(toy.fresh_survivors[k])) for k in pts]
+def _toy_bad_panel(ax, data: dict) -> None:
+    eps0, R, n, pts = data["eps0"], data["sets"], np.arange(data["n_max"] + 1), data["pts"]
     lows = []
-    for i, (ests, label, fmt) in enumerate((
-            (pooled, f"pooled over {R} shared sets (annealed)", "o"),
-            (quenched, "per set, averaged (quenched)", "s"),
-            (fresh, f"fresh set per classifier ({toy.fresh_classifiers:,})", "^"))):
-        v, err = _yerr(ests)
+    for i, (key, label, fmt) in enumerate((
+            ("pooled", f"pooled over {R} shared sets (annealed)", "o"),
+            ("quenched", "per set, averaged (quenched)", "s"),
+            ("fresh", f"fresh set per classifier ({data['fresh_classifiers']:,})", "^"))):
+        v, err = _yerr([stats.Estimate(*e, n=0) for e in data["bad"][key]])
         keep = np.isfinite(v) & (v > 0)
         x = np.array(pts, dtype=float) + (i - 1) * 0.6  # dodge the bars
         ax.errorbar(x[keep], v[keep], yerr=err[:, keep], fmt=fmt, color=style.color(i), ms=4, capsize=2, lw=1,
                     mfc="none" if i == 1 else None, label=label)
         lows += list(v[keep])
-    ax.plot(n, toy.theory_bad, color="k", lw=1.5, label=r"formula $B_n(\varepsilon_0)$")
+    ax.plot(n, data["theory_bad"], color="k", lw=1.5, label=r"formula $B_n(\varepsilon_0)$")
     ax.plot(n, (1 - eps0) ** n, color="grey", ls=":", lw=1, label=r"$(1-\varepsilon_0)^n$")
     ax.set_yscale("log")
     low = min(lows) / 3 if lows else 1e-3
@@ -78,29 +72,53 @@ def _toy_bad_panel(ax, result: Result) -> None:
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9)
 
 
+def _ests(values) -> list[list[float]]:
+    return [[e.value, e.lo, e.hi] for e in values]
+
+
+def key_data(result: Result) -> dict:
+    """The data of the chapter's key figure (:func:`plot_toy_bad_fraction`), JSON-able and small: at
+    about 17 values of n (``pts``), the share of bad survivors and their mean true error as ``[value,
+    lo, hi]`` (pooled, per set, and for the share the fresh-set control), and the formulas
+    ``B_n(eps0)`` and ``E_n[eps]`` at every ``n = 0..N``. About ``2 N + 80`` numbers."""
+    toy, cfg = result.toy, result.config
+    surv, N = toy.survivors, toy.survivors.shape[1] - 1
+    pts = _toy_points(N)
+    per, per_mean = toy.bad_fraction_per_set(), toy.mean_error_per_set()
+    fresh = (stats.share_from_counts(int(toy.fresh_bad[k]), int(toy.fresh_survivors[k])) for k in pts)
+    return {"n_max": N, "pts": pts, "eps0": cfg.toy_eps0, "sets": surv.shape[0],
+            "fresh_classifiers": toy.fresh_classifiers, "sets_alive": int((surv[:, -1] > 0).sum()),
+            "bad": {"pooled": _ests(ratio_over_sets(toy.bad[:, k], surv[:, k]) for k in pts),
+                    "quenched": _ests(stats.mean_ci(per[:, k]) for k in pts), "fresh": _ests(fresh)},
+            "mean": {"pooled": _ests(ratio_over_sets(toy.eps_sum[:, k], surv[:, k]) for k in pts),
+                     "quenched": _ests(stats.mean_ci(per_mean[:, k]) for k in pts)},
+            "theory_bad": toy.theory_bad.tolist(), "theory_mean": toy.theory_mean.tolist()}
+
+
 def plot_toy_bad_fraction(result: Result):
     """Left: share of bad survivors (error > eps0) vs n on a log scale: pooled over the shared
     training sequences (annealed; 95% bootstrap over sequences), each sequence's share averaged over
     the sequences with survivors (quenched; bootstrap over those sequences), the fresh-set control
     (binomial), the formula and ``(1-eps0)^n``. Right: the survivors' mean true error, pooled and
     per set, against ``E_n[eps]``. No sequence is left out except, for the per-set average, those
-    with no survivor at that n."""
-    toy = result.toy
+    with no survivor at that n. Drawn by :func:`plot_key` from :func:`key_data`."""
+    return plot_key(key_data(result))
+
+
+def plot_key(data: dict):
+    """The key figure (:func:`plot_toy_bad_fraction`) from :func:`key_data`'s ``data`` alone (e.g. a
+    stored ``paper`` run)."""
     fig, (ax, bx) = style.panels(2, height=5.0)
-    _toy_bad_panel(ax, result)
-    n = toy.n.numpy()
-    pts = _toy_points(len(n) - 1)
-    per_mean = toy.mean_error_per_set()
-    for i, ests, label, fmt in ((0, [ratio_over_sets(toy.eps_sum[:, k], toy.survivors[:, k]) for k in pts], "pooled", "o"),
-                                (1, [stats.mean_ci(per_mean[:, k]) for k in pts], "per set (quenched)", "s")):
-        v, err = _yerr(ests)
+    _toy_bad_panel(ax, data)
+    n, pts = np.arange(data["n_max"] + 1), data["pts"]
+    for i, key, label, fmt in ((0, "pooled", "pooled", "o"), (1, "quenched", "per set (quenched)", "s")):
+        v, err = _yerr([stats.Estimate(*e, n=0) for e in data["mean"][key]])
         keep = np.isfinite(v)
         x = np.array(pts, dtype=float) + (i - 0.5) * 0.6
         bx.errorbar(x[keep], v[keep], yerr=err[:, keep], fmt=fmt, color=style.color(i), ms=4, capsize=2, lw=1,
                     mfc="none" if i == 1 else None, label=label)
-    bx.plot(n, toy.theory_mean, color="k", lw=1.5, label=r"formula $E_n[\varepsilon]$")
-    alive = int((toy.survivors[:, -1] > 0).sum())
-    bx.set_title(f"sets with survivors at n={len(n) - 1}: {alive} of {toy.survivors.shape[0]}", fontsize=9)
+    bx.plot(n, data["theory_mean"], color="k", lw=1.5, label=r"formula $E_n[\varepsilon]$")
+    bx.set_title(f"sets with survivors at n={data['n_max']}: {data['sets_alive']} of {data['sets']}", fontsize=9)
     bx.set_xlabel("training points n")
     bx.set_ylabel("mean true error of survivors")
     bx.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9)

@@ -17,7 +17,7 @@ from .report import (
 )
 from .run import Result, Sweep, run
 
-__all__ = ["plot_test_error", "plot_bad_minima", "plot_ablations", "plot_exploration", "plot_clustering",
+__all__ = ["key_data", "plot_key", "plot_test_error", "plot_bad_minima", "plot_ablations", "plot_exploration", "plot_clustering",
            "plot_mnist", "animation", "FIGURES", "LIVE_CONTROLS", "live"]
 
 _PATTERNS = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], dtype=float)
@@ -50,21 +50,47 @@ def _all_nan(ax) -> bool:
     return not any(np.isfinite(y).any() for y in ys)
 
 
-def plot_test_error(result: Result):
-    """Mean test error vs k (all runs, and only zero-training-error runs), at d and at d_large."""
-    fig, (ax,) = style.panels(1, height=3.6)
-    for j, sw in enumerate(_sweeps(result)):
+def _est(e: Estimate) -> list[float]:
+    return [e.value, e.lo, e.hi]
+
+
+def key_data(result: Result) -> dict:
+    """The data of the chapter's key figure (:func:`plot_test_error`), JSON-able and small: for each
+    sweep (``d`` and ``d_large``) the widths and the mean test error with its 95% interval,
+    ``[value, lo, hi]`` per width, over all valid runs and over the zero-training-error runs; and the
+    diverged counts. About ``6 K`` floats per sweep (``K`` widths)."""
+    sweeps = []
+    for sw in _sweeps(result):
         idx = range(len(sw.ks))
-        _errorbar(ax, sw.ks, [test_error(sw, i) for i in idx], color=style.color(j), label=f"d={sw.d}: all runs")
-        _errorbar(ax, sw.ks, [test_error(sw, i, True) for i in idx], color=style.color(j), ls="--", marker="x",
-                  label=f"d={sw.d}: zero-training-error runs")
+        sweeps.append({"d": sw.d, "ks": list(sw.ks), "all": [_est(test_error(sw, i)) for i in idx],
+                       "zero_train": [_est(test_error(sw, i, True)) for i in idx]})
+    counts = [n_diverged(s) for s in _sweeps(result)]
+    return {"sweeps": sweeps, "ks": list(result.main.ks),
+            "diverged": [sum(a for a, _ in counts), sum(b for _, b in counts)]}
+
+
+def plot_test_error(result: Result):
+    """Mean test error vs k (all runs, and only zero-training-error runs), at d and at d_large. Drawn by
+    :func:`plot_key` from :func:`key_data`."""
+    return plot_key(key_data(result))
+
+
+def plot_key(data: dict):
+    """The key figure (:func:`plot_test_error`) from :func:`key_data`'s ``data`` alone (e.g. a stored
+    ``paper`` run)."""
+    fig, (ax,) = style.panels(1, height=3.6)
+    for j, sw in enumerate(data["sweeps"]):
+        ests = {key: [Estimate(*v, n=0) for v in sw[key]] for key in ("all", "zero_train")}
+        _errorbar(ax, sw["ks"], ests["all"], color=style.color(j), label=f"d={sw['d']}: all runs")
+        _errorbar(ax, sw["ks"], ests["zero_train"], color=style.color(j), ls="--", marker="x",
+                  label=f"d={sw['d']}: zero-training-error runs")
     if _all_nan(ax):
         style.empty_panel(ax)
     else:
-        _k_axis(ax, result.main.ks)
+        _k_axis(ax, data["ks"])
         ax.set_ylabel("test error (exact)")
         ax.legend()
-    _note(ax, *_sweeps(result))
+    style.note_diverged(ax, *data["diverged"])
     return fig
 
 

@@ -382,10 +382,13 @@ def _run_mnist(cfg: Config, dev, progress: bool) -> Mnist:
 
 
 def estimate_seconds(cfg: Config, device="cpu") -> float:
-    """A rough estimate in seconds of one CPU thread's time, calibrated on the smoke and book presets
-    (``device`` is accepted for the contract). The ``paper`` preset has not been timed on a GPU; this
-    CPU figure is an upper bound for it there, not a prediction."""
-    per_unit = 1.0e-6  # seconds per (member * channel * GD step) of the XORD networks, one thread
+    """A rough run-time estimate in seconds. On the CPU: one thread's time, calibrated on the smoke and
+    book presets. On a GPU (``device`` "cuda", or "auto" with one present) the same counts at assumed,
+    NOT measured, rates: 1e-9 s per unit of work (a thousandth of a CPU thread's) and 2.5e-4 s of kernel
+    launches per batched call and GD step; no GPU run of this chapter has been timed yet."""
+    kind = device.type if isinstance(device, torch.device) else str(device)
+    gpu = kind.startswith("cuda") or (kind == "auto" and resolve_device("auto").type == "cuda")
+    per_unit = 1.0e-9 if gpu else 1.0e-6  # seconds per (member * channel * GD step) of the XORD networks
 
     def units(ks):
         return sum(ks) + 3 * len(ks)
@@ -398,12 +401,12 @@ def estimate_seconds(cfg: Config, device="cpu") -> float:
     # a fixed cost per GD step of each batched call (the Python loop), dominant at smoke size
     calls = len(cfg.ks) + (len(cfg.ks_large) if cfg.d_large else 0) + (len(cfg.lr_scaled_ks) if cfg.lr_scaled_seeds else 0)
     calls += 2 * (2 + len(cfg.abl_ns)) if cfg.abl_seeds else 0
-    overhead = 1e-3 * cfg.steps * (calls + cfg.stuck_factor - 1)
+    overhead = (2.5e-4 if gpu else 1e-3) * cfg.steps * (calls + cfg.stuck_factor - 1)
     mn = 0.0
     if cfg.mnist_steps:
         side = MNIST_SIDE // cfg.mnist_pool - cfg.mnist_kernel + 1
         macs = cfg.mnist_seeds * cfg.mnist_steps * cfg.mnist_n_train * 2 * (cfg.mnist_k_small + cfg.mnist_k_wide)
-        mn = 1.6e-9 * macs * side**2 * cfg.mnist_kernel**2 * 3
+        mn = (1.6e-12 if gpu else 1.6e-9) * macs * side**2 * cfg.mnist_kernel**2 * 3
     return float(per_unit * xord + overhead + mn)
 
 
