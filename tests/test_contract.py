@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import json
 import math
 
 import matplotlib.pyplot as plt
@@ -102,6 +103,67 @@ def test_result_numbers_table_and_figures(name, smoke_result):
     rows = ch.paper_vs_ours(result)
     assert rows and book.comparison_table(rows)
     check_figures(ch, result)
+
+
+def stored_record(ch, result, numbers: dict | None = None) -> dict:
+    """A stored ``paper`` record (the shape ``overparam.paper_runs`` writes, through JSON: tuples
+    become lists, non-finite floats strings) built from ``result``'s own config and ``numbers``."""
+    nums = ch.numbers(result) if numbers is None else numbers
+    record = {"chapter": ch.__name__.split(".")[-1], "preset": "smoke", "config": dataclasses.asdict(result.config),
+              "numbers": {k: v if math.isfinite(v) else str(v) for k, v in nums.items()}, "key_data": {},
+              "provenance": {"device": "cpu", "date": "2026-01-01", "wall_seconds": 1.0, "commit": "0" * 40}}
+    return json.loads(json.dumps(record))
+
+
+def scale_fn(ch):
+    """The chapter's ``scale(config) -> str`` (its package or its ``report`` module)."""
+    return book.scale_of(ch)
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_closing_table_rows_in_the_shared_format(name, smoke_result):
+    """Rows: the keys of ``book.ROW_KEYS`` as strings, unique ids, a verdict in yes / partly / no, no
+    plain-text maths in quantity / paper / why (nor in the claim and the scale); with a stored record
+    every row gets a ``paper_preset`` cell, built from the record's numbers and config alone."""
+    ch, result = chapter(name), smoke_result(name)
+    rows = book.check_rows(ch.paper_vs_ours(result))
+    assert all(set(r) == set(book.ROW_KEYS) for r in rows), "a row without a stored record has only ROW_KEYS"
+    assert all(r["why"].strip() or r["reproduced"] == "yes" for r in rows), "a partly / no verdict says why"
+    assert "diverged" in rows[-1]["quantity"], "the last row counts the diverged runs"
+    for text, what in ((ch.CLAIM, "CLAIM"), (scale_fn(ch)(result.config), "scale")):
+        assert isinstance(text, str) and text.strip(), what
+        assert book.ascii_maths(text) is None, f"{what} has plain-text maths {book.ascii_maths(text)!r}: {text}"
+        assert book.no_e_notation(text) == text, f"{what} has e-notation: {text}"
+    assert "`paper` preset" not in book.comparison_table(rows)
+
+    with_paper = ch.paper_vs_ours(result, paper=stored_record(ch, result))
+    assert [r["id"] for r in with_paper] == [r["id"] for r in rows], "ids line the two presets up"
+    assert all(r["paper_preset"] == r["ours"] for r in with_paper), "the same run stored must give the same cells"
+    assert "`paper` preset" in book.comparison_table(with_paper).splitlines()[0]
+
+    # the paper cells come from the record's numbers, not from the result: change them, the cells change
+    shifted = {k: v + 0.5 if k.endswith(("_lo", "_hi")) or not k.endswith("_n") else v
+               for k, v in ch.numbers(result).items()}
+    moved = ch.paper_vs_ours(result, paper=stored_record(ch, result, shifted))
+    assert [r["ours"] for r in moved] == [r["ours"] for r in rows]
+    assert sum(r["paper_preset"] != r["ours"] for r in moved) >= len(rows) // 3
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_show_paper_vs_ours_glues_table_claim_and_scale(name, smoke_result, monkeypatch):
+    ch, result = chapter(name), smoke_result(name)
+    glued = {}
+    monkeypatch.setattr(book, "glue", lambda key, value, display=False: glued.__setitem__(key, value))
+    monkeypatch.setattr(book, "_load_record", lambda chapter_name: stored_record(ch, result) | {"stale": False})
+    book.show_paper_vs_ours("pre", ch, result)
+    assert set(glued) == {"pre_table", "pre_claim", "pre_scale", "pre_paper_scale"}
+    assert "`paper` preset" in glued["pre_table"].data and glued["pre_claim"] == ch.CLAIM
+    assert glued["pre_scale"] == scale_fn(ch)(result.config) and "ran on cpu" in glued["pre_paper_scale"]
+    monkeypatch.setattr(book, "_load_record", lambda chapter_name: stored_record(ch, result) | {"stale": True})
+    book.show_paper_vs_ours("pre", ch, result)
+    assert "`paper` preset" not in glued["pre_table"].data and "stale" in glued["pre_paper_scale"]
+    with pytest.raises(TypeError, match="old form"):
+        book.show_paper_vs_ours("pre", ch.paper_vs_ours(result), ch.CLAIM)
 
 
 @pytest.mark.parametrize("name", CHAPTERS)

@@ -22,6 +22,11 @@ from overparam.models import DeepReLUMLP
 #: preset's; the runs blow up within a few steps, so 100 steps (lr*T = 1000) suffice.
 DIVERGING = {"lr": 10.0, "flow_time": 1000.0}
 
+#: Overrides that shrink the sample-complexity and multi-layer parts to a token size (for tests of
+#: the two-layer sweep).
+TINY = {"sc_ns": (15, 30), "sc_compare_n": 15, "sc_seeds": 2, "sc_flow_time": 2.0, "deep_n": 128, "deep_epochs": 2,
+        "deep_seeds": 2}
+
 
 @pytest.fixture(scope="module")
 def result(smoke_result):
@@ -53,6 +58,90 @@ def test_no_lshape_at_this_scale(nums):
     assert 0.1 < nums["lshape_fanout_ratio_lo"] and nums["lshape_fanout_ratio_hi"] < 1
     assert nums["lshape_fanout_ratio_n"] == 12  # 2 decays x 6 seeds at 10x
     assert nums["lshape_bin4_lo"] > nums["lshape_bin0_hi"]  # fan-out rises with correlation
+
+
+def test_augmentation_recovers_from_fewer_samples(nums):
+    """Teacher-aware augmented inputs recover more teacher nodes than plain Gaussian inputs at the
+    headline N (smoke: N = 30, d = 20, m = 5); the 95% intervals separate."""
+    assert nums["sc_compare_n"] == 30 and nums["sc_diverged"] == 0
+    assert nums["sc_recovery_augmented_n"] == nums["sc_recovery_plain_n"] == 8 * 5
+    assert nums["sc_recovery_augmented_lo"] > nums["sc_recovery_plain_hi"]
+
+
+def test_lowest_layer_specializes_first(nums):
+    """Multi-layer teacher at smoke: the lowest hidden layer's teacher nodes are recovered more often
+    than those of the two layers above it (intervals separate)."""
+    assert nums["deep_diverged"] == 0 and nums["deep_recovery_l0_multi2_n"] == 4 * 5
+    for l in (1, 2):
+        assert nums["deep_recovery_l0_multi2_lo"] > nums[f"deep_recovery_l{l}_multi2_hi"]
+
+
+def test_augmented_inputs_follow_official_construction():
+    """Per teacher node: k points on its boundary and k moved by +-alpha w (alpha in [2, 4]), every
+    point rescaled to norm std sqrt(d); the moved points lie on the two sides of the boundary."""
+    cfg = spec.config("smoke", sc_seeds=2)
+    t = spec.sample_teacher(cfg)
+    x = spec.augmented_inputs(t["W0"], t["b0"], 31, 1.5, 2.0, 2.0, torch.Generator().manual_seed(0))
+    m, d, k = cfg.sc_m, cfg.sc_d, 3  # ceil(31 / 15) = 3 points per node and kind
+    assert x.shape == (2, 3 * m * k, d)
+    torch.testing.assert_close(x.norm(dim=-1), torch.full((2, 3 * m * k), 1.5 * d ** 0.5, dtype=torch.float64))
+    for j in range(m):
+        block = x[:, 3 * k * j:3 * k * (j + 1)].reshape(2, 3, k, d)
+        cos = torch.einsum("sqkd,sd->sqk", block, t["W0"][:, j]) / block.norm(dim=-1)
+        assert cos[:, 0].abs().max() < 0.05  # boundary: w.x = -b (0.1), small against the norm
+        assert cos[:, 1].min() > 0.1 and cos[:, 2].max() < -0.1
+
+
+def test_deep_grads_teacher_and_student():
+    g = torch.Generator().manual_seed(0)
+    layers = [(torch.randn(2, o, i, generator=g, dtype=torch.float64), torch.randn(2, o, generator=g, dtype=torch.float64))
+              for i, o in ((4, 5), (5, 3), (3, 2))]
+    x, y = torch.randn(2, 7, 4, generator=g, dtype=torch.float64), torch.randn(2, 7, 2, generator=g, dtype=torch.float64)
+    loss, grads = spec.mlp_grads(layers, x, y)
+    ps = [(W.clone().requires_grad_(), b.clone().requires_grad_()) for W, b in layers]
+    ref = (spec.mlp_forward(ps, x)[-1] - y).square().mean((1, 2))
+    ref.sum().backward()
+    torch.testing.assert_close(loss, ref.detach())
+    for (W, b), (dW, db) in zip(ps, grads):
+        torch.testing.assert_close(dW, W.grad)
+        torch.testing.assert_close(db, b.grad)
+    # teacher: each node's median pre-activation on the evaluation inputs is 0, so a lowest-layer node
+    # is active on half of them (above: at most half, ties at the median stay inactive); outputs standardized
+    cfg = spec.config("smoke", deep_seeds=2)
+    xe = torch.randn(2, 1001, cfg.deep_d, generator=g, dtype=torch.float64) * cfg.deep_std
+    hs = spec.mlp_forward(spec.deep_teacher(cfg, xe), xe)
+    active = [(h > 0).double().mean(1) for h in hs[1:-1]]
+    torch.testing.assert_close(active[0], torch.full_like(active[0], 500 / 1001), atol=1.01 / 1001, rtol=0)
+    assert all(float(a.max()) <= 501 / 1001 for a in active)
+    torch.testing.assert_close(hs[-1].mean(1), torch.zeros(2, cfg.deep_c, dtype=torch.float64), atol=1e-9, rtol=0)
+    torch.testing.assert_close(hs[-1].std(1), torch.ones(2, cfg.deep_c, dtype=torch.float64))
+    # student: nn.Linear's default bound 1/sqrt(fan_in), times deep_student_scale
+    W0, b0 = spec.deep_student(cfg, 2)[0]
+    assert W0.shape == (2, 2 * cfg.deep_widths[0], cfg.deep_d)
+    bound = cfg.deep_student_scale / cfg.deep_d ** 0.5 + 1e-6
+    assert W0.abs().max() <= bound and b0.abs().max() <= bound and W0.abs().max() > 0.9 * bound
+
+
+def test_key_data_and_paper_column(result, nums):
+    """The key figure is drawn from JSON data alone; with a stored paper record every row gets its
+    ``paper_preset`` cell from the same row builder."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    data = json.loads(json.dumps(spec.key_data(result)))
+    assert [p["p"] for p in data["panels"]] == list(result.config.decays) and data["seeds"] == result.config.seeds
+    assert data["panels"][0]["curves"][-1]["final"] == [e.value for e in spec.node_rates(result, 10, "final", 0.0)]
+    fig = spec.plot_key(data)
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == len(result.config.decays)
+    plt.close(fig)
+    record = {"config": result.config.as_dict(), "numbers": nums}
+    rows = spec.paper_vs_ours(result, paper=record)
+    assert all(r["paper_preset"] == r["ours"] for r in rows)
+    assert {"sample_complexity", "deep_lowest", "cifar10", "recovery_final"} <= {r["id"] for r in rows}
+    cifar = next(r for r in rows if r["id"] == "cifar10")
+    assert cifar["reproduced"] == "no" and cifar["why"].startswith("not run")
+    assert "seeds" in spec.scale(result.config)
 
 
 def test_loss_and_shapes(result, nums):
@@ -89,7 +178,7 @@ def test_grads_match_autograd():
 def test_training_loop_is_plain_gd_per_width():
     """The batched loop (widths concatenated, decays x seeds on the member axis) equals plain GD with
     :func:`spec.grads` on each width separately, from the same start."""
-    cfg = spec.config("smoke", multis=(1, 2), decays=(0.0, 1.5), seeds=2, flow_time=3 * 0.1, early_time=0.1, records=3)
+    cfg = spec.config("smoke", multis=(1, 2), decays=(0.0, 1.5), seeds=2, flow_time=3 * 0.1, early_time=0.1, records=3, **TINY)
     res = spec.run(cfg, device="cpu", progress=False)
     t = {k: v.float() for k, v in spec.make_teacher(cfg).items()}
     from overparam import data as _data
@@ -191,6 +280,11 @@ def test_separate_vectors_redraws_duplicates():
         ({"frames": 100}, "frames"),
         ({"seeds": 0}, "seeds"),
         ({"d": 2, "m": 100}, "m must be at most 80"),
+        ({"sc_ns": (30, 50)}, "sc_ns"),
+        ({"sc_compare_n": 45}, "sc_compare_n"),
+        ({"sc_batch": 100}, "sc_batch"),
+        ({"deep_batch": 100_000}, "deep_batch"),
+        ({"deep_widths": ()}, "deep_widths"),
         ({"m": 1, "c": 9}, "c must be at most 8"),
     ],
 )
@@ -215,14 +309,20 @@ def test_config_presets_and_unknown_fields():
     assert book.flow_time / book.early_time == paper.flow_time / paper.early_time == 20  # the paper's ratio
     assert book.main_decay == paper.main_decay == 1.5 and {0.0, 1.5, 2.5} <= set(book.decays)
     assert spec.estimate_seconds(paper, "cuda") < 600
+    # the README's sample-complexity sweep and the multi-layer setup of the official code
+    assert (paper.sc_d, paper.sc_m, paper.sc_decay, paper.sc_ns[0], paper.sc_ns[-1]) == (100, 5, 1.0, 30, 1110)
+    assert (paper.sc_lr * 5000 * 20, paper.sc_batch, paper.sc_seeds) == (paper.sc_flow_time, 16, 32)
+    assert paper.deep_widths == (50, 75, 100, 125) and (paper.deep_d, paper.deep_std, paper.deep_multis) == (20, 10.0, (2, 5))
+    assert (paper.deep_epochs, paper.deep_drop, paper.deep_lr, paper.deep_lr2, paper.deep_seeds) == (200, 20, 0.2, 0.1, 10)
 
 
 def test_determinism():
-    cfg = spec.config("smoke", multis=(2,), flow_time=12.0, early_time=3.0, seeds=2, records=5)
+    cfg = spec.config("smoke", multis=(2,), flow_time=12.0, early_time=3.0, seeds=2, records=5, **TINY)
     a = spec.run(cfg, device="cpu", progress=False)
     b = spec.run(cfg, device="cpu", progress=False)
     assert torch.equal(a.sweep.at(2).corr, b.sweep.at(2).corr)
     assert torch.equal(a.sweep.at(2).eval_loss, b.sweep.at(2).eval_loss)
+    assert torch.equal(a.samples.best_corr, b.samples.best_corr) and torch.equal(a.deep.best_corr, b.deep.best_corr)
     na, nb = spec.numbers(a), spec.numbers(b)
     assert na.keys() == nb.keys()
     for k in na.keys() - {"seconds"}:
@@ -230,13 +330,16 @@ def test_determinism():
 
 
 def test_sgd_minibatches_are_deterministic():
-    """The ``paper`` preset's path (SGD, batch 16, indices drawn in chunks of steps) on a tiny problem."""
+    """The ``paper`` preset's path (SGD, batch 16, indices drawn in chunks of steps) on a tiny problem;
+    the sample-complexity part trains every N in one ensemble, each member drawing from its own N."""
     cfg = spec.config("smoke", multis=(2,), decays=(1.5,), seeds=2, batch_size=16, lr=0.01, flow_time=6.0,
-                      early_time=1.0, records=4)
+                      early_time=1.0, records=4, sc_batch=16, sc_lr=0.01, sc_flow_time=3.0, sc_seeds=2,
+                      deep_n=128, deep_epochs=2, deep_seeds=2)
     assert cfg.steps == 600
     a, b = (spec.run(cfg, device="cpu", progress=False) for _ in range(2))
     assert torch.equal(a.sweep.at(2).params["W0"], b.sweep.at(2).params["W0"])
     assert not bool(a.sweep.diverged.any()) and a.sweep.at(2).train_loss[-1].max() < a.sweep.at(2).train_loss[0].min()
+    assert torch.equal(a.samples.best_corr, b.samples.best_corr) and not bool(a.samples.diverged.any())
 
 
 def _glued(ex, name):
@@ -257,5 +360,7 @@ def test_notebook_smoke_claims(smoke_notebook):
     assert g["spec_recovery_early_multi10_strong_lo"] > g["spec_recovery_early_multi10_weak_hi"]
     assert 0.1 < g["spec_lshape_fanout_ratio_lo"] and g["spec_lshape_fanout_ratio_hi"] < 1
     assert g["spec_loss_ratio_lo"] > 1
+    assert g["spec_sc_recovery_augmented_lo"] > g["spec_sc_recovery_plain_hi"]
+    assert g["spec_deep_recovery_l0_multi2_lo"] > g["spec_deep_recovery_l1_multi2_hi"]
     assert g["spec_recovery_final_multi10_lo"] <= g["spec_recovery_final_multi10"] <= g["spec_recovery_final_multi10_hi"]
     assert "spec_table" in ex.glue and "spec_claim" in ex.glue

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from overparam import data, models, train, xor
+from overparam import book, data, models, train, xor
 
 
 # ---------------------------------------------------------------------------- data and model
@@ -235,15 +235,13 @@ def test_run_is_deterministic():
 
 def test_paper_vs_ours_rows(smoke_result):
     rows = xor.paper_vs_ours(smoke_result("xor"))
-    assert rows and all({"quantity", "paper", "ours", "scale"} <= set(r) for r in rows)
+    assert rows and all(set(book.ROW_KEYS) <= set(r) for r in rows)
     last = rows[-1]
-    assert "diverged" in last["quantity"] and last["ours"].startswith("0 of 300 (d=4)")
+    assert last["id"] == "diverged" and last["ours"].startswith("0 of 300 ($d = 4$)")
     assert all("our derivation" not in r["paper"] and "closed form" not in r["paper"] for r in rows)
-    # every row with a statement of the paper carries a verdict
-    for r in rows:
-        assert ("reproduced:" in r["paper"]) or r["paper"] in ("not in the paper's statements", "not applicable"), r
     # the wide-MNIST verdict is not decided on 2 seeds
-    assert any("not decided" in r["paper"] for r in rows if r["quantity"].startswith("MNIST test error"))
+    mn = next(r for r in rows if r["id"] == "mnist_test")
+    assert mn["reproduced"] == "no" and "not decided" in mn["why"]
 
 
 # ---------------------------------------------------------------------------- the notebook

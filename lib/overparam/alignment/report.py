@@ -20,14 +20,14 @@ from .. import stats
 from ..stats import Estimate
 from .run import Result, Scales, Threshold, Toy
 
-__all__ = ["CLAIM", "numbers", "estimates", "paper_vs_ours", "threshold_n", "stall_share", "toy_angles"]
+__all__ = ["CLAIM", "numbers", "estimates", "paper_vs_ours", "scale", "threshold_n", "stall_share", "toy_angles"]
 
 CLAIM = (
-    "From a small initialisation, the neurons of a two-layer ReLU network first align with extremal "
-    "vectors of G(w) = (1/n) sum_i y_i relu(w.x_i); this can stop training at a point that is not a "
-    "global minimum, and on noisy linear data, once n exceeds an optimization threshold, the network "
-    "stops interpolating, while a large initialisation of the same network, trained as long, still "
-    "interpolates."
+    "From a small initialization, the neurons of a two-layer ReLU network first align with extremal "
+    "vectors of $G(w) = \\frac{1}{n} \\sum_i y_i \\, \\sigma(w^\\top x_i)$ ($\\sigma$ the ReLU); this can stop "
+    "training at a point that is not a global minimum, and on noisy linear data, once $n$ exceeds an "
+    "optimization threshold, the network stops interpolating, while a large initialization of the same "
+    "network, trained as long, still interpolates."
 )
 
 NAN = float("nan")
@@ -271,73 +271,123 @@ def numbers(result: Result) -> dict[str, float]:
     return out
 
 
-def _ci(e: Estimate, spec: str = ".3g") -> str:
-    return f"{e.value:{spec}} [{e.lo:{spec}}, {e.hi:{spec}}]" if e.n else "n/a"
+def scale(cfg) -> str:
+    """One sentence: what the chapter ran (seeds, widths, n, steps) at ``cfg``."""
+    return (f"Three points: width {cfg.toy_width}, {cfg.toy_steps:,} GD steps at step size {cfg.toy_lr:g}, "
+            f"{cfg.toy_seeds} seeds; threshold sweep: $d = {cfg.d}$, noise $\\sigma = {cfg.noise:g}$, width {cfg.width} "
+            f"({cfg.width * (cfg.d + 1):,} parameters, at least $4 n$), $n \\in \\{{{', '.join(map(str, cfg.n_grid))}\\}}$, "
+            f"{cfg.seeds} seeds per $n$, {cfg.steps:,} GD steps at step size {cfg.lr:g} from both initializations; "
+            f"init-scale sweep at $n = {cfg.scale_n}$; {cfg.starts} ascent starts per sign.")
 
 
-def _interp_verdict(e: dict, lo: int, hi: int) -> str:
+def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
+    """Rows of the closing table (:func:`overparam.book.comparison_table`): the paper's statement,
+    the verdict (yes / partly / no, from the numbers) and why, ours with its 95% interval; with a
+    stored ``paper`` record, its value in ``paper_preset``. Built by :func:`_rows` from
+    ``numbers()`` and the config only."""
+    from .. import book
+
+    return book.table_rows(_rows, numbers(result), result.config, paper)
+
+
+def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
+
+
+def _rows(e: dict[str, float], cfg) -> list[dict]:
+    """The rows from the numbers ``e`` and the config ``cfg`` (nothing else)."""
+    return _toy_rows(e, cfg) + _threshold_rows(e) + _check_rows(e, cfg)
+
+
+def _toy_rows(e: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    plateau = e["toy_plateau_n"] > 0 and e["toy_plateau_lo"] > 0
+    ls = math.isfinite(e["toy_ls_gap"]) and e["toy_ls_gap"] < 1e-2
+    return [
+        _row("toy_plateau", "three points: final training loss (global minimum 0) / affine least-squares loss",
+             "above 0: gradient descent does not reach a global minimum (arXiv 2401.10791; its code)",
+             ("yes", "the plateau is the least-squares line" if ls else "above 0") if plateau else ("no", "reaches 0"),
+             f"{ci(e, 'toy_plateau', '.5f')} / {e['toy_plateau_ls']:.5f}"),
+        _row("toy_grad", "three points: final gradient norm (largest over seeds)", "tends to 0 (a stationary point)",
+             ("yes", "below the convergence tolerance") if e["toy_grad"] < cfg.grad_tol else ("no", "above the tolerance"),
+             f"{e['toy_grad']:.3g}"),
+        _row("toy_share", "three points: share of output mass within 0.05 rad of the top extremal vector, end of the "
+             "early phase", "neurons concentrate on extremal vectors (polar animation)",
+             ("yes", "most of the mass, one seed shown") if e["toy_share"] > 0.5 else ("no", "less than half, one seed"),
+             f"{e['toy_share']:.3g} (one seed)"),
+        _row("alignment", "alignment score of the small-initialization neurons at the end of the early phase "
+             "(random directions)", "neurons align with extremal vectors of $G$",
+             ("yes", "above random directions") if separate(e, "align_score", "align_random") else ("no", "intervals overlap"),
+             f"{ci(e, 'align_score', '.4f')} ({ci(e, 'align_random', '.2f')})"),
+        _row("cos_beta", "$\\cos$(top maximizer of $G$, $\\beta^*$), smallest / largest $n$", "tends to 1 as $n$ grows (Thm 3.1)",
+             ("yes", "intervals separate") if separate(e, "cos_beta_large_n", "cos_beta_small_n")
+             else ("partly", "grows, intervals overlap") if e["cos_beta_large_n"] > e["cos_beta_small_n"] else ("no", "does not grow"),
+             f"{ci(e, 'cos_beta_small_n')} / {ci(e, 'cos_beta_large_n')}"),
+    ]
+
+
+def _threshold_rows(e: dict[str, float]) -> list[dict]:
+    from ..book import ci
+
+    found = e["threshold_n_n"] > 0 and math.isfinite(e["threshold_n"])
+    close = {t: e[f"test_over_ols_{t}_n"] > 0 and e[f"test_over_ols_{t}_hi"] < 1.25 for t in ("above", "last")}
+    large = e["interp_large_min"]
+    return [
+        _row("threshold", "optimization threshold: $n$ where half the small-initialization runs stop interpolating",
+             "exists; its value depends on $d$, the noise and the initialization (no value to compare)",
+             ("partly", "a soft transition, at one training time") if found else ("no", "no crossing in the grid"),
+             ci(e, "threshold_n")),
+        _row("interpolation", "share of small-initialization runs that interpolate at the smallest $n$ / the first $n$ "
+             "past the threshold / the largest $n$", "interpolation below the threshold, none past it", _interp_verdict(e),
+             f"{ci(e, 'interp_share_first', '.2f')} / {ci(e, 'interp_share_above', '.2f')} / "
+             f"{ci(e, 'interp_share_last', '.2f')}"),
+        _row("large_init", "large initialization (same step size and steps): lowest share that interpolates, over $n$",
+             "a large initialization keeps interpolating",
+             ("yes", "at this width and time") if large >= 0.9 else ("partly", "most runs") if large >= 0.5
+             else ("no", "most runs stop interpolating"), f"{large:.3g}"),
+        _row("test_over_ols", "small-initialization test loss / least-squares test loss, first $n$ past the threshold / "
+             "largest $n$", "close to least squares above the threshold",
+             ("yes", "within 25% at both") if close["above"] and close["last"] else
+             ("partly", "close only at the largest $n$") if close["last"] else ("no", "not within 25%"),
+             f"{ci(e, 'test_over_ols_above', '.2f')} / {ci(e, 'test_over_ols_last', '.2f')}"),
+    ]
+
+
+def _interp_verdict(e: dict[str, float]) -> tuple[str, str]:
     """Verdict on "interpolation below the threshold, none past it" from the shares at the ends of the
     grid and at the first n past the threshold."""
-    first, last, above = e[f"interp_share_n{lo}"], e[f"interp_share_n{hi}"], e["interp_share_above"]
-    if not (first.n and last.n and first.lo > 0.5 and last.hi < 0.5):
-        return "no (the shares at the ends of the grid do not separate from one half)"
-    if not above.n:
-        return "yes at the ends of the grid (no grid point past the threshold estimate)"
-    if above.value == 0:
-        return "yes"
-    return (f"partly (yes at n={lo} and n={hi}; at n={e['n_above']:.0f}, just past the threshold, "
-            f"a share {above.value:.2f} still interpolates: a soft transition)")
+    first, last = ("interp_share_first", "interp_share_last")
+    if not (e[f"{first}_n"] and e[f"{last}_n"] and e[f"{first}_lo"] > 0.5 and e[f"{last}_hi"] < 0.5):
+        return "no", "the shares at the ends of the grid do not separate from one half"
+    if not e["interp_share_above_n"]:
+        return "yes", "at the ends of the grid (no grid point past the threshold)"
+    if e["interp_share_above"] == 0:
+        return "yes", "none interpolates past the threshold"
+    return "partly", f"a share {e['interp_share_above']:.2f} still interpolates just past the threshold: a soft transition"
 
 
-def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows for :func:`overparam.book.comparison_table` (ours with 95% intervals); each row's paper
-    text ends with a "reproduced?" verdict and its reason."""
-    cfg, e = result.config, estimates(result)
-    toy_scale = f"width {cfg.toy_width}, {cfg.toy_steps} steps at lr {cfg.toy_lr:g}, {cfg.toy_seeds} seeds"
-    thr_scale = (f"d={cfg.d}, noise {cfg.noise:g}, width {cfg.width} ({cfg.width * (cfg.d + 1)} parameters >= 4 n_max), "
-                 f"n in {list(cfg.n_grid)}, {cfg.seeds} seeds, {cfg.steps} GD steps at lr {cfg.lr:g} (both inits)")
-    lo, hi = cfg.n_grid[0], cfg.n_grid[-1]
+def _check_rows(e: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    small_first = e["scale_lam_l0"] < e["scale_lam_last"]
+    hi_key, lo_key = ("scale_train_l0", "scale_train_last") if small_first else ("scale_train_last", "scale_train_l0")
     valid = e["runs"] - e["threshold_diverged"]
-    sc = result.scales
-    last = len(sc.lams) - 1
+    diverged = e["toy_diverged"] + e["threshold_diverged"] + e["scale_diverged"]
     return [
-        {"quantity": "3 points: final train loss (global min 0) / affine least-squares loss",
-         "paper": "> 0, GD does not reach a global minimum (arXiv 2401.10791; code early_alignment.py) — "
-                  "reproduced: yes (the plateau is the least-squares line)",
-         "ours": f"{_ci(e['toy_plateau'], '.5f')} / {e['toy_plateau_ls']:.5f}", "scale": toy_scale},
-        {"quantity": "3 points: final gradient norm (max over seeds)",
-         "paper": "-> 0 (stationary point) — reproduced: yes", "ours": e["toy_grad"], "scale": toy_scale},
-        {"quantity": "3 points: share of output mass within 0.05 rad of the top extremal vector (end of early phase, one seed)",
-         "paper": "neurons concentrate on extremal vectors (polar animation) — reproduced: yes (one seed shown)",
-         "ours": e["toy_share"], "scale": toy_scale},
-        {"quantity": "alignment score of small-init neurons at the end of the early phase (random directions)",
-         "paper": "neurons align with extremal vectors of G — reproduced: yes (against a stopped ascent's end points)",
-         "ours": f"{_ci(e['align_score'], '.4f')} ({_ci(e['align_random'], '.2f')})", "scale": thr_scale},
-        {"quantity": f"cos(top maximiser of G, beta*) at n={lo} / n={hi}",
-         "paper": "-> 1 as n grows (Thm 3.1) — reproduced: yes (direction), at our n",
-         "ours": f"{_ci(e['cos_beta_small_n'])} / {_ci(e['cos_beta_large_n'])}", "scale": f"{cfg.starts} ascent starts per sign"},
-        {"quantity": "optimization threshold: n where half the small-init runs stop interpolating (bootstrap over seeds)",
-         "paper": "exists; value depends on d, noise, init (not taken from the paper) — reproduced: partly "
-                  "(a soft transition over a factor of a few in n, at one finite training time)",
-         "ours": _ci(e["threshold_n"], ".3g"), "scale": thr_scale},
-        {"quantity": f"share of small-init runs that interpolate at n={lo} / n={e['n_above']:.0f} (first n past the threshold) / n={hi}",
-         "paper": f"interpolation below the threshold, none past it — reproduced: {_interp_verdict(e, lo, hi)}",
-         "ours": f"{_ci(e[f'interp_share_n{lo}'], '.2f')} / {_ci(e['interp_share_above'], '.2f')} / "
-                 f"{_ci(e[f'interp_share_n{hi}'], '.2f')}", "scale": thr_scale},
-        {"quantity": f"large init ({cfg.large_init:g}, same lr and steps): share that interpolates, lowest over n",
-         "paper": "a large init keeps interpolating — reproduced: yes at this width and time",
-         "ours": e["interp_large_min"], "scale": thr_scale},
-        {"quantity": f"small-init test loss / OLS test loss at n={e['n_above']:.0f} (first n past the threshold) / n={hi}",
-         "paper": "close to OLS above the threshold — reproduced: partly (close only at the largest n)",
-         "ours": f"{_ci(e['test_over_ols_above'], '.2f')} / {_ci(e['test_over_ols_last'], '.2f')}", "scale": thr_scale},
-        {"quantity": f"n={sc.n}: train loss at lambda={sc.lams[0]:g} / {sc.lams[last]:g}",
-         "paper": "small init is what stops interpolation — reproduced: yes at this n",
-         "ours": f"{_ci(e['scale_train_l0'])} / {_ci(e[f'scale_train_l{last}'])}",
-         "scale": f"{cfg.seeds} seeds per lambda, same lr and steps"},
-        {"quantity": "unconverged runs (mean gradient / loss plateau check; kept in every share; diverged excluded)",
-         "paper": "not reported", "ours": f"{e['unconverged']:.0f} of {valid:.0f}", "scale": thr_scale},
-        {"quantity": "diverged runs (3 points; threshold sweep; init-scale sweep)", "paper": "not reported",
-         "ours": f"{e['toy_diverged']:.0f} of {cfg.toy_seeds}; {e['threshold_diverged']:.0f} of {e['runs']:.0f}; "
-                 f"{e['scale_diverged']:.0f} of {sc.diverged.numel()}",
-         "scale": f"{toy_scale}; {thr_scale}"},
+        _row("init_scale", f"$n = {e['scale_n']:.0f}$: training loss at the smallest / largest initialization scale",
+             "a small initialization is what stops interpolation",
+             ("yes", "intervals separate") if separate(e, hi_key, lo_key) else ("no", "intervals overlap"),
+             f"{ci(e, 'scale_train_l0')} at $\\lambda = {e['scale_lam_l0']:g}$ / {ci(e, 'scale_train_last')} at "
+             f"$\\lambda = {e['scale_lam_last']:g}$"),
+        _row("unconverged", "unconverged runs (mean gradient and loss-plateau check; kept in every share)",
+             "training runs to a stationary point (the analysis)",
+             ("yes", "every valid run passed the check") if e["unconverged"] == 0
+             else ("partly", f"{e['unconverged']:.0f} runs did not pass the check"),
+             f"{e['unconverged']:.0f} of {valid:.0f}"),
+        _row("diverged", "diverged runs: three points / threshold sweep / init-scale sweep (excluded from every statistic)",
+             "gradient descent is stable (the analysis)",
+             ("yes", "no run diverged") if diverged == 0 else ("partly", f"{diverged:.0f} runs diverged"),
+             f"{e['toy_diverged']:.0f} of {cfg.toy_seeds} / {e['threshold_diverged']:.0f} of {e['runs']:.0f} / "
+             f"{e['scale_diverged']:.0f} of {e['scale_runs']:.0f}"),
     ]

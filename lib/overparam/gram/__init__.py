@@ -22,14 +22,14 @@ Layout: :mod:`.config` (Config, presets), :mod:`.run` (compute), :mod:`.report` 
 """
 
 from .config import PRESETS, Config, config
-from .figures import (FIGURES, LIVE_CONTROLS, animation, live, plot_bound, plot_distance, plot_loss, plot_spectrum,
+from .figures import (FIGURES, LIVE_CONTROLS, animation, key_data, live, plot_bound, plot_key, plot_distance, plot_loss, plot_spectrum,
                       plot_widths)
-from .report import CLAIM, numbers, paper_vs_ours
+from .report import CLAIM, numbers, paper_vs_ours, scale
 from .run import (Drift, Kernel, Pair, Prediction, Result, Spectrum, Sweep, Training, Widths, estimate_seconds,
                   run)
 
 __all__ = [
     "CLAIM", "Config", "PRESETS", "config", "Result", "Spectrum", "Sweep", "Training", "Prediction", "Drift", "Kernel", "Pair", "run",
-    "estimate_seconds", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live", "plot_loss",
+    "estimate_seconds", "numbers", "paper_vs_ours", "scale", "FIGURES", "LIVE_CONTROLS", "live", "key_data", "plot_key", "plot_loss",
     "plot_spectrum", "plot_bound", "plot_distance", "plot_widths", "animation",
 ]

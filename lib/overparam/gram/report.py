@@ -10,13 +10,13 @@ import torch
 from .. import stats
 from .run import Result
 
-__all__ = ["CLAIM", "numbers", "paper_vs_ours", "pkey"]
+__all__ = ["CLAIM", "numbers", "paper_vs_ours", "pkey", "scale"]
 
 CLAIM = (
     "For a wide two-layer ReLU network trained by gradient descent, the labels' projections on the "
-    "eigenvectors of the Gram matrix H-infinity set the training speed (true labels sit on the top "
+    "eigenvectors of the Gram matrix $H^\\infty$ set the training speed (true labels sit on the top "
     "eigenvectors and are fitted fast, random labels spread over all of them and are fitted slowly), "
-    "and the same matrix gives a generalization bound whose leading term sqrt(2 y^T (H-infinity)^-1 y / n) "
+    "and the same matrix gives a generalization bound whose leading term $\\sqrt{2 y^\\top (H^\\infty)^{-1} y / n}$ "
     "grows with label corruption and is vacuous (above 1) for random labels."
 )
 
@@ -179,65 +179,122 @@ def numbers(result: Result) -> dict[str, float]:
     return out
 
 
-def _scale(r: Result) -> str:
-    c = r.config
-    return (f"MNIST {c.classes[0]} vs {c.classes[1]}, n = {r.spectrum.n}, m = {c.width}, {c.steps} GD steps, "
-            f"{len(c.corruption)} levels x {c.seeds} seed(s)")
+def scale(cfg) -> str:
+    """One sentence: what the chapter ran (seeds, widths, n, steps) at ``cfg``."""
+    levels = ", ".join(f"{p:g}" for p in cfg.corruption)
+    widths = f"; width sweep at $m \\in \\{{{', '.join(map(str, cfg.widths))}\\}}$" if cfg.widths else ""
+    return (f"MNIST {cfg.classes[0]} vs {cfg.classes[1]}, $n = {cfg.n_train}$, width $m = {cfg.width}$, {cfg.steps:,} GD "
+            f"steps at $\\eta = {cfg.lr_scale:g} / \\lambda_{{\\max}}(H^\\infty)$, corruption $p \\in \\{{{levels}\\}}$ with "
+            f"{cfg.seeds} seed(s) each{widths}.")
 
 
-def _est(nums: dict[str, float], key: str) -> stats.Estimate:
-    return stats.Estimate(nums[key], nums[f"{key}_lo"], nums[f"{key}_hi"], int(nums[f"{key}_n"]))
+def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
+    """Rows of the closing table (:func:`overparam.book.comparison_table`): the paper's statement,
+    the verdict (yes / partly / no, from the numbers) and why, ours with its 95% interval over seeds
+    where estimated from runs; with a stored ``paper`` record, its value in ``paper_preset``. Built
+    by :func:`_rows` from ``numbers()`` and the config only."""
+    from .. import book
+
+    return book.table_rows(_rows, numbers(result), result.config, paper)
 
 
-def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows for the closing table (see :func:`overparam.book.comparison_table`); ours with its 95%
-    interval over seeds where estimated from runs, and a "reproduced?" verdict in the paper column."""
-    r, nums = result, numbers(result)
-    scale, steps = _scale(r), r.config.steps
-    lo, hi = float(r.training.levels[0]), float(r.training.levels[-1])
-    e = lambda key: f"{_est(nums, key):.3g}"  # noqa: E731
-    kl, kh = pkey(lo), pkey(hi)
-    pair = (f"; {nums['pair_a']:.0f} vs {nums['pair_b']:.0f}: {nums['pair_bound_true']:.3g}"
-            if "pair_a" in nums else "")
-    rows = [
-        ("loss left after {steps} steps, loss(K)/loss(0), true labels (p = {lo:g})",
-         "qualitative: true labels converge faster (Fig. 1, Sec. 4) — reproduced: yes", e("loss_frac_true")),
-        ("loss left after {steps} steps, loss(K)/loss(0), p = {hi:g}",
-         "qualitative: random labels converge slower (Fig. 1, Sec. 4) — reproduced: yes (stopped, not fitted)",
-         e("loss_frac_random")),
-        ("max deviation of trained loss from the kernel prediction, / loss(0) (worst of {valid} valid runs)",
-         "Theorem 4.1: vanishes as m grows (no number) — reproduced: yes (shrinks with m in the tests)",
-         "n/a (no valid run)" if math.isnan(nums["curve_error_max"]) else nums["curve_error_max"]),
-        ("fraction of ||y||^2 on the top 10 eigenvectors, true / random labels",
-         "qualitative: true labels concentrate on top eigenvectors (Sec. 4) — reproduced: yes",
-         f"{nums['top10_true']:.3f} / {nums['top10_random']:.3f}"),
-        ("lambda_min(H^inf)", "assumed > 0 (Sec. 3); not reported — holds here", nums["lambda_min"]),
-        ("leading term sqrt(2 y^T H^-1 y / n) of the bound, true labels",
-         "qualitative: small for true labels (Sec. 5) — reproduced: partly (below 1 for 0 vs 1 only; the "
-         "O(sqrt(log(n/lambda_0)/n)) term is not evaluated)", f"{nums['bound_true']:.3g}{pair}"),
-        ("leading term, random labels; first corruption level where it exceeds 1 (vacuous)",
-         "qualitative: grows with corruption, above 1 for random labels (Sec. 5) — reproduced: yes; vacuous "
-         "already at small corruption", f"{nums['bound_random']:.3g}; p = {e('bound_first_vacuous_p')}"),
-        ("test error on true test labels, fully trained kernel predictor (k -> inf), p = {lo:g} / p = {hi:g}",
-         "qualitative: grows with corruption (Fig. 2, Sec. 5) — reproduced: yes, in the trained-to-fit "
-         "infinite-width limit", f"{e(f'kernel_test_error_true_{kl}')} / {e(f'kernel_test_error_true_{kh}')}"),
-        ("trained networks after {steps} steps: training error / test error on true test labels at p = {hi:g}",
-         "the theorem's networks are trained to fit — ours are stopped: not the theorem's regime",
-         f"{e(f'train_error_{kh}')} / {e(f'test_error_true_{kh}')}"),
-        ("||W(K) - W(0)||_F at p = {lo:g} / p = {hi:g}; kernel prediction's relative excess at p = {hi:g}",
-         "qualitative: grows with corruption, <~ sqrt(y^T H^-1 y) (Sec. 5) — reproduced: partly (stopped; "
-         "the finite-width network moves less than predicted)",
-         f"{e('dist_true')} / {e('dist_random')}; {e('dist_pred_gap_random')}"),
-        *([("kernel prediction's relative excess of ||W(K) - W(0)||_F, random labels, at m = {wlo:g} / m = {whi:g}",
-             "Theorem 4.1: the network follows the kernel as m grows (no number) — reproduced: yes (the excess "
-             "shrinks with m; stopped networks)",
-             f"{e('dist_gap_random_narrow')} / {e('dist_gap_random_wide')}")] if "width_min" in nums else []),
-        ("diverged runs: trained networks / kernel predictions (excluded from the numbers above)", "-",
-         f"{nums['training_diverged']:.0f} of {nums['training_runs']:.0f} / "
-         f"{nums['prediction_diverged']:.0f} of {nums['training_runs']:.0f}"
-         + (f"; width sweep: {nums['width_diverged']:.0f} of {nums['width_runs']:.0f}" if "width_runs" in nums else "")),
+def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
+
+
+def _rows(s: dict[str, float], cfg) -> list[dict]:
+    """The rows from the numbers ``s`` and the config ``cfg`` (nothing else)."""
+    return _speed_rows(s, cfg) + _bound_rows(s, cfg) + _regime_rows(s, cfg)
+
+
+def _speed_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    fitted = s["loss_frac_random_n"] > 0 and s["loss_frac_random"] < 0.01
+    err = s["curve_error_max"]
+    return [
+        _row("convergence", "loss left after training, $L(K)/L(0)$, true / random labels",
+             "qualitative: true labels converge faster (Fig. 1, Sec. 4)",
+             ("yes", "intervals separate" + ("" if fitted else "; stopped, not fitted"))
+             if separate(s, "loss_frac_random", "loss_frac_true") else ("no", "intervals overlap"),
+             f"{ci(s, 'loss_frac_true')} / {ci(s, 'loss_frac_random')}"),
+        _row("curve_error", "largest deviation of the trained loss from the kernel prediction, relative to $L(0)$ "
+             "(worst valid run)", "Theorem 4.1: vanishes as $m$ grows (no number)",
+             ("no", "no valid run") if math.isnan(err) else ("yes", "within 5% of $L(0)$") if err < 0.05
+             else ("partly", "within 20% of $L(0)$") if err < 0.2 else ("no", "more than 20% of $L(0)$"),
+             "n/a (no valid run)" if math.isnan(err) else f"{err:.3g} (worst of {s['valid_runs']:.0f} runs)"),
+        _row("top10", "share of $\\|y\\|^2$ on the top 10 eigenvectors of $H^\\infty$, true / random labels",
+             "qualitative: true labels concentrate on the top eigenvectors (Sec. 4)",
+             ("yes", "kernel only, one label draw") if s["top10_true"] > 2 * s["top10_random"]
+             else ("no", "not concentrated"), f"{s['top10_true']:.3f} / {s['top10_random']:.3f}"),
+        _row("lambda_min", "$\\lambda_{\\min}(H^\\infty)$", "assumed above 0 (Sec. 3); no value reported",
+             ("yes", "holds here") if s["lambda_min"] > 0 else ("no", "not positive"), f"{s['lambda_min']:.3g}"),
     ]
-    fmt = dict(steps=steps, lo=lo, hi=hi, valid=f"{nums['valid_runs']:.0f}", wlo=nums.get("width_min", 0.0),
-               whi=nums.get("width_max", 0.0))
-    return [{"quantity": q.format(**fmt), "paper": p, "ours": o, "scale": scale}
-            for q, p, o in rows]
+
+
+def _bound_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    pair = "pair_bound_true" in s
+    ok_pair = not pair or s["pair_bound_true"] < 1
+    if s["bound_true"] >= 1:
+        v_true = ("no", "above 1: vacuous")
+    else:
+        v_true = ("yes", "below 1; second term not evaluated") if ok_pair else (
+            "partly", f"below 1 for {cfg.classes[0]} vs {cfg.classes[1]} only; second term not evaluated")
+    lo, hi = pkey(cfg.corruption[0]), pkey(cfg.corruption[-1])
+    grows = s["bound_random"] > s["bound_true"] and s["bound_random"] > 1
+    return [
+        _row("bound_true", "leading term $\\sqrt{2 y^\\top (H^\\infty)^{-1} y / n}$ of the bound, true labels",
+             "qualitative: small for true labels (Sec. 5)", v_true,
+             f"{s['bound_true']:.3g}" + (f"; {s['pair_a']:.0f} vs {s['pair_b']:.0f}: {s['pair_bound_true']:.3g}" if pair else "")),
+        _row("bound_random", "leading term, random labels; first corruption level $p$ where it exceeds 1 (vacuous)",
+             "qualitative: grows with corruption, above 1 for random labels (Sec. 5)",
+             ("yes", "vacuous already at small corruption") if grows else ("no", "not above 1"),
+             f"{s['bound_random']:.3g}; $p$ = {ci(s, 'bound_first_vacuous_p')}"),
+        _row("kernel_test_error", f"test error on true test labels, fully trained kernel predictor (infinite width), "
+             f"$p = {cfg.corruption[0]:g}$ / $p = {cfg.corruption[-1]:g}$",
+             "qualitative: grows with corruption (Fig. 2, Sec. 5)",
+             ("yes", "in the trained-to-fit infinite-width limit")
+             if separate(s, f"kernel_test_error_true_{hi}", f"kernel_test_error_true_{lo}") else ("no", "intervals overlap"),
+             f"{ci(s, f'kernel_test_error_true_{lo}')} / {ci(s, f'kernel_test_error_true_{hi}')}"),
+    ]
+
+
+def _regime_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    lo, hi = pkey(cfg.corruption[0]), pkey(cfg.corruption[-1])
+    fit = s[f"train_error_{hi}_n"] > 0 and s[f"train_error_{hi}"] == 0
+    grows = separate(s, "dist_random", "dist_true")
+    close = s["dist_pred_gap_random_n"] > 0 and abs(s["dist_pred_gap_random"]) < 0.1
+    rows = [
+        _row("trained_networks", f"trained networks after {cfg.steps:,} steps: training error / test error on true test "
+             f"labels at $p = {cfg.corruption[-1]:g}$", "the theorem's networks are trained to fit",
+             ("yes", "trained to fit") if fit else ("no", "stopped before fitting: not the theorem's regime"),
+             f"{ci(s, f'train_error_{hi}')} / {ci(s, f'test_error_true_{hi}')}"),
+        _row("distance", f"$\\|W(K) - W(0)\\|_F$ at $p = {cfg.corruption[0]:g}$ / $p = {cfg.corruption[-1]:g}$; the kernel "
+             "prediction's relative excess, random labels", "qualitative: grows with corruption, at most about "
+             "$\\sqrt{y^\\top (H^\\infty)^{-1} y}$ (Sec. 5)",
+             (("yes", "grows, as predicted") if close else ("partly", "grows; moves less than predicted")) if grows
+             else ("no", "intervals overlap"),
+             f"{ci(s, 'dist_true')} / {ci(s, 'dist_random')}; {ci(s, 'dist_pred_gap_random')}"),
+    ]
+    if "width_min" in s:
+        rows.append(_row(
+            "width", "kernel prediction's relative excess of $\\|W(K) - W(0)\\|_F$, random labels, narrowest / widest $m$",
+            "Theorem 4.1: the network follows the kernel as $m$ grows (no number)",
+            ("yes", "shrinks with $m$") if separate(s, "dist_gap_random_narrow", "dist_gap_random_wide")
+            else ("partly", "intervals overlap"),
+            f"{ci(s, 'dist_gap_random_narrow')} at $m = {s['width_min']:.0f}$ / {ci(s, 'dist_gap_random_wide')} at "
+            f"$m = {s['width_max']:.0f}$"))
+    rows.append(_row("cifar", "convergence speed and the bound on CIFAR-10",
+                     "the same effects on CIFAR-10 (Fig. 1, Fig. 2)", ("no", "not run: MNIST only"), "not run"))
+    div = s["training_diverged"] + s["prediction_diverged"] + s.get("width_diverged", 0.0)
+    rows.append(_row(
+        "diverged", "diverged runs: trained networks / kernel predictions (excluded from the numbers above)",
+        "gradient descent at this step size is stable (Theorem 4.1's step size)",
+        ("yes", "no run diverged") if div == 0 else ("partly", f"{div:.0f} runs diverged"),
+        f"{s['training_diverged']:.0f} of {s['training_runs']:.0f} / {s['prediction_diverged']:.0f} of {s['training_runs']:.0f}"
+        + (f"; width sweep: {s['width_diverged']:.0f} of {s['width_runs']:.0f}" if "width_runs" in s else "")))
+    return rows

@@ -42,20 +42,22 @@ from .figures import (
     FIGURES,
     LIVE_CONTROLS,
     animation,
+    key_data,
     live,
+    plot_key,
     plot_mnist_learning_curves,
     plot_mnist_random,
     plot_toy_bad_fraction,
     plot_toy_histograms,
     plot_under_and_noise,
 )
-from .report import CLAIM, diff_of_means, numbers, paper_vs_ours, ratio_over_sets
+from .report import CLAIM, diff_of_means, numbers, paper_vs_ours, scale, ratio_over_sets
 from .run import GDRuns, NoisyToy, RandomNets, Result, Toy, UnderParam, estimate_seconds, random_relu_outputs, run, run_toy
 from .theory import bad_fraction_bound, beta_fit, perceptron_Q, survivor_theory
 
 __all__ = [
     "CLAIM", "Config", "PRESETS", "config", "run", "Result", "Toy", "NoisyToy", "UnderParam", "RandomNets", "GDRuns", "run_toy",
-    "numbers", "paper_vs_ours", "ratio_over_sets", "diff_of_means", "estimate_seconds", "FIGURES", "LIVE_CONTROLS", "live",
+    "numbers", "paper_vs_ours", "scale", "ratio_over_sets", "diff_of_means", "estimate_seconds", "FIGURES", "LIVE_CONTROLS", "live", "key_data", "plot_key",
     "perceptron_Q", "survivor_theory", "bad_fraction_bound", "beta_fit", "random_relu_outputs",
     "plot_toy_histograms", "plot_toy_bad_fraction", "plot_mnist_random", "plot_mnist_learning_curves", "plot_under_and_noise", "animation",
 ]

@@ -11,12 +11,13 @@ import torch
 from .. import stats
 from .run import Result
 
-__all__ = ["CLAIM", "numbers", "paper_vs_ours", "width_key"]
+__all__ = ["CLAIM", "numbers", "paper_vs_ours", "width_key", "scale"]
 
 CLAIM = (
     "Among classifiers with zero training error, drawn from a data-independent measure and averaged over "
-    "training sets, the fraction with true error above eps0 falls like int_{eps0} Q (1-eps)^n / int Q (1-eps)^n, "
-    "exponentially in n, and the learning curve this implies depends on the error density Q only, not on the "
+    "training sets, the fraction with true error above $\\epsilon_0$ falls like "
+    "$\\int_{\\epsilon_0}^1 Q(\\epsilon) (1-\\epsilon)^n \\, d\\epsilon \\big/ \\int_0^1 Q(\\epsilon) (1-\\epsilon)^n \\, d\\epsilon$, "
+    "exponentially in $n$, and the learning curve this implies depends on the error density $Q$ only, not on the "
     "number of parameters."
 )
 
@@ -359,149 +360,152 @@ def numbers(result: Result) -> dict[str, float]:
     return {k: float(v) for k, v in out.items()}
 
 
-def _est(nums: dict[str, float], key: str) -> stats.Estimate:
-    return stats.Estimate(nums[key], nums[f"{key}_lo"], nums[f"{key}_hi"], int(nums[f"{key}_n"]))
+def scale(cfg) -> str:
+    """One sentence: what the chapter ran (seeds, widths, n, steps) at ``cfg``."""
+    w = ", ".join(f"{m} ({cfg.params_count(i):,} parameters)" for i, m in enumerate(cfg.widths))
+    return (f"Toy: perceptrons in $d = {cfg.toy_d}$, {cfg.toy_classifiers:,} classifiers on {cfg.toy_train_sets} shared "
+            f"training sequences of length {cfg.toy_n_max} and {cfg.toy_fresh:,} on fresh ones; MNIST {cfg.classes[0]} vs "
+            f"{cfg.classes[1]} at {28 // cfg.pool}×{28 // cfg.pool} pixels, widths {w}: {', '.join(f'{k:,}' for k in cfg.random_nets)} "
+            f"random networks on {cfg.random_train_sets} sequences of length {cfg.random_n_max}, GD at "
+            f"$n \\in \\{{{', '.join(map(str, cfg.gd_n))}\\}}$ with {cfg.gd_seeds} seeds and {cfg.steps} steps; width "
+            f"{cfg.under_width} ({cfg.under_params} parameters): {cfg.under_seeds} seeds, {cfg.under_steps} steps, "
+            f"{cfg.under_nets:,} random networks.")
 
 
-def _fmt(nums: dict[str, float], key: str) -> str:
-    return f"{_est(nums, key):.3g}"
+def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
+    """Rows of the closing table (:func:`overparam.book.comparison_table`): the papers' statements
+    (with where), the verdict (yes / partly / no, from the numbers) and why, our numbers with their
+    95% intervals and counts; with a stored ``paper`` record, its value in ``paper_preset``. Built by
+    :func:`_rows` from ``numbers()`` and the config only."""
+    from .. import book
+
+    return book.table_rows(_rows, numbers(result), result.config, paper)
 
 
-def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows of the closing table: the papers' statements (with where) and whether we reproduced them
-    (in the "paper" text: reproduced yes / partly / no, and why), our numbers with their 95%
-    intervals and counts, our scale, and how many runs diverged."""
-    c = _ctx(result)
-    rows = []
-    for part in (_toy_rows, _gap_rows, _gd_rows, _under_rows, _noise_rows, _diverged_rows):
-        rows += part(**c)
-    return rows
+def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
 
 
-def _ctx(result: Result) -> dict:
-    """What the rows of :func:`paper_vs_ours` share: the numbers, the config and the scale texts."""
-    s, cfg = numbers(result), result.config
+def _inside(s: dict[str, float], key: str, value: float) -> bool:
+    """``value`` lies in the 95% interval of estimate ``key`` (which rests on at least one run)."""
+    return s[f"{key}_n"] > 0 and s[f"{key}_lo"] <= value <= s[f"{key}_hi"]
+
+
+def _rows(s: dict[str, float], cfg) -> list[dict]:
+    """The rows from the numbers ``s`` and the config ``cfg`` (nothing else)."""
+    return _toy_rows(s, cfg) + _mnist_rows(s, cfg) + _under_rows(s, cfg) + _noise_rows(s, cfg) + [
+        _row("cifar", "learning curves on CIFAR-10", "model learning curves align with CIFAR-10 (2410.16868, abstract)",
+             ("no", "not run: MNIST only"), "not run"),
+        _diverged_row(s, cfg)]
+
+
+def _toy_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci
+
     nt = max(n for n in TOY_REPORT_N if n <= cfg.toy_n_max) if cfg.toy_n_max >= min(TOY_REPORT_N) else cfg.toy_n_max
-    return dict(
-        s=s, cfg=cfg, nt=nt, tag=f"n{nt}" if nt in TOY_REPORT_N else "N", w0=cfg.widths[0], w1=cfg.widths[-1],
-        nr=cfg.random_n_max, gap_key=f"large_gd_vs_survivors_gap_n{cfg.random_n_max}",
-        toy_scale=(f"perceptron d={cfg.toy_d}, {cfg.toy_classifiers:,} classifiers x {cfg.toy_train_sets} shared "
-                   f"training sequences; fresh-set control {cfg.toy_fresh:,} classifiers"),
-        mn=f"MNIST {cfg.classes[0]} vs {cfg.classes[1]}, {28 // cfg.pool}x{28 // cfg.pool} px, test n={result.n_test}",
-        rel=", ".join(f"n={n}: {s[f'large_model_relerr_n{n}']:+.2f}" for n in cfg.gd_n if n > cfg.fit_n_max),
-    )
+    tag = f"n{nt}" if nt in TOY_REPORT_N else "N"
+    f = s[f"toy_bad_formula_{tag}"]
+    v_toy = (("yes", "the fresh-set share matches the formula") if _inside(s, f"toy_bad_fresh_{tag}", f)
+             else ("partly", "the pooled share matches the formula") if _inside(s, f"toy_bad_pooled_{tag}", f)
+             else ("no", "off the formula"))
+    count, w1 = s[f"survivors_width{cfg.widths[-1]}_count"], cfg.widths[-1]
+    return [
+        _row("toy_bad", f"share of zero-training-error perceptrons with error above $\\epsilon_0 = {cfg.toy_eps0:g}$ "
+             f"at $n = {nt}$ (toy): pooled over sequences (annealed) / fresh set per classifier",
+             "falls exponentially in $n$ (2211.03570, abstract)", v_toy,
+             f"{ci(s, f'toy_bad_pooled_{tag}')} / {ci(s, f'toy_bad_fresh_{tag}')}; our formula: {f:.3g}"),
+        _row("toy_quenched", f"the same share per training sequence, then averaged (quenched: what one learner sees), "
+             f"$n = {nt}$", "the formula averages over training sets (annealed); one learner is not discussed",
+             ("partly", "the per-learner average differs from the formula") if not _inside(s, f"toy_bad_quenched_{tag}", f)
+             else ("yes", "matches the formula here"), ci(s, f"toy_bad_quenched_{tag}")),
+        _row("guess_check", f"guess and check, widest net: surviving (network, sequence) pairs at $n = {cfg.random_n_max}$ "
+             "and their mean held-out error, pooled", "random sampling on synthetic data and an MNIST subset "
+             "(2211.03570, abstract)",
+             ("no", "no survivor") if count == 0 else ("partly", "few survivors; no value of the paper to compare")
+             if count < 30 else ("partly", "no value of the paper to compare"),
+             f"{count:.0f} of {cfg.random_nets[-1]:,} × {cfg.random_train_sets}; {ci(s, 'large_gc_mean')} "
+             f"(from the sampled $Q$: {s['large_gc_pred']:.3g}; width {w1})"),
+    ]
 
 
-def _toy_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
-    """The toy (annealed, quenched) and guess-and-check rows."""
-    rows = []
+def _mnist_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci
+
+    rows, nr = [], cfg.random_n_max
+    gap = f"large_gd_vs_survivors_gap_n{nr}"
+    if gap in s:
+        excl = s[f"{gap}_hi"] < 0 or s[f"{gap}_lo"] > 0
+        rows.append(_row("gd_vs_survivors", f"GD-trained widest net minus random-network survivors (one per training "
+                         f"set), held-out error at $n = {nr}$", "the survival argument applied to trained networks "
+                         "(2410.16868, abstract)",
+                         ("no", "GD differs from prior conditioning: the interval excludes 0") if excl
+                         else ("partly", "not decided: the interval includes 0"), ci(s, gap)))
+    big = [n for n in cfg.gd_n if n > cfg.fit_n_max]
+    rel = ", ".join(f"$n = {n}$: {s[f'large_model_relerr_n{n}']:+.2f}" for n in big)
+    worst = max((abs(s[f"large_model_relerr_n{n}"]) for n in big), default=math.nan)
+    w0, w1 = cfg.params_count(0), cfg.params_count(len(cfg.widths) - 1)
+    gap_max = s["width_gap_max"]
     rows += [
-        {"quantity": f"share of zero-training-error perceptrons with error > {cfg.toy_eps0:g} at n={nt} "
-                     f"(toy; formula {s[f'toy_bad_formula_{tag}']:.3g}): pooled over sequences (annealed) / "
-                     f"fresh set per classifier",
-         "paper": "falls exponentially in n (2211.03570, abstract) — reproduced: yes, for the annealed average "
-                  "that the formula describes (the toy and the formula are ours)",
-         "ours": f"{_fmt(s, f'toy_bad_pooled_{tag}')} / {_fmt(s, f'toy_bad_fresh_{tag}')}", "scale": toy_scale},
-        {"quantity": f"same share, per training sequence and then averaged (quenched: what one learner sees), n={nt}",
-         "paper": "not discussed in the abstracts — our addition",
-         "ours": _fmt(s, f"toy_bad_quenched_{tag}"), "scale": toy_scale},
-        {"quantity": f"guess and check, width {w1}: survivors of n={nr} points and their mean held-out error, "
-                     f"pooled (formula from the sampled Q: {s['large_gc_pred']:.3g})",
-         "paper": "random sampling on synthetic data and an MNIST subset (2211.03570, abstract) — reproduced: "
-                  "partly (survivors few; values of the paper not quoted)",
-         "ours": f"{s[f'survivors_width{w1}_count']:.0f} (network, sequence) pairs of {cfg.random_nets[-1]:,} x "
-                 f"{cfg.random_train_sets}; {_fmt(s, 'large_gc_mean')}",
-         "scale": f"{mn}, {cfg.random_nets[-1]:,} random nets, {cfg.random_train_sets} sequences"},
+        _row("gd_curve", f"GD-trained widest net: test error at the largest $n$; a Beta model fitted at "
+             f"$n \\le {cfg.fit_n_max}$ (phenomenological) and its relative error above the fit range",
+             "model learning curves align with MNIST and CIFAR-10 (2410.16868, abstract)",
+             ("partly", "our Beta family, not the paper's density model") if worst < 0.5
+             else ("no", "the model is off by more than half"),
+             f"{ci(s, 'large_gd_last')}; model {s['large_model_last']:.3g}; relative error {rel}"),
+        _row("width_gap", "largest gap between the GD learning curves of the narrowest and widest width",
+             "bounds do not depend on the parameter count (both abstracts)",
+             ("partly", "no interval; both widths over-parameterized (see the width-2 row)"),
+             f"{gap_max:.3g} ({w0:,} vs {w1:,} parameters)"),
     ]
     return rows
 
 
-def _gap_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
-    """GD against random-network survivors at the same n."""
-    rows = []
-    if gap_key in s:
-        rows.append(
-            {"quantity": f"GD-trained width {w1} minus random-network survivors (one per training set), "
-                         f"held-out error at n={nr}",
-             "paper": "the survival argument applied to trained networks (2410.16868, abstract) — reproduced: "
-                      + ("no (GD's solutions differ from prior conditioning: the interval excludes 0)"
-                         if s[f"{gap_key}_hi"] < 0 or s[f"{gap_key}_lo"] > 0 else
-                         "not decided (the interval includes 0)"),
-             "ours": _fmt(s, gap_key), "scale": f"{mn}, {cfg.gd_seeds} GD seeds, {cfg.random_train_sets} sequences"})
-    return rows
-
-
-def _gd_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
-    """The GD learning curve, its Beta model, and the gap between widths."""
-    rows = []
-    rows += [
-        {"quantity": f"GD-trained width {w1}: test error at n={cfg.gd_n[-1]}; Beta model (a phenomenological "
-                     f"fit on n<={cfg.fit_n_max}) predicts {s['large_model_last']:.3g}; its relative error {rel}",
-         "paper": "model learning curves align with MNIST and CIFAR-10 (2410.16868, abstract) — reproduced: partly "
-                  "(our Beta family, not the paper's density model; errors of tens of percent)",
-         "ours": _fmt(s, "large_gd_last"), "scale": f"{mn}, {cfg.gd_seeds} seeds per n, {cfg.steps} GD steps"},
-        {"quantity": f"largest gap between the GD learning curves of widths {w0} and {w1} "
-                     f"({cfg.params_count(0):,} and {cfg.params_count(len(cfg.widths) - 1):,} parameters)",
-         "paper": "bounds do not depend on the parameter count (both abstracts) — reproduced: partly (both widths "
-                  "over-parameterized and of one NTK-scaled family; the toy's curve does depend on d)",
-         "ours": f"{s['width_gap_max']:.3g}", "scale": f"{mn}, n={cfg.gd_n[0]}..{cfg.gd_n[-1]}"},
-    ]
-    return rows
-
-
-def _under_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
+def _under_rows(s: dict[str, float], cfg) -> list[dict]:
     """The under-parameterized width and each width against its own Q."""
-    rows = []
-    if "under_minus_large_common" in s:
-        nc, ncmp = s["common_n"], s["cmp_n"]
-        inc = s["under_minus_large_common_lo"] <= 0 <= s["under_minus_large_common_hi"]
-        below = all(s.get(f"{w}_qgap_cmp_hi", math.nan) < 0 for w in ("under", "small", "large"))
-        rows += [
-            {"quantity": f"GD-trained width {cfg.under_width} ({cfg.under_params} parameters) minus width {w1}, held-out "
-                         f"error at n={nc:.0f} (zero-training-error runs)",
-             "paper": "no dependence on the parameter count (both abstracts) — reproduced: "
-                      + ("yes, here (an under-parameterized network matches the widest; interval includes 0)" if inc
-                         else "no (the interval excludes 0)"),
-             "ours": _fmt(s, "under_minus_large_common"),
-             "scale": f"{mn}, {cfg.under_seeds} / {cfg.gd_seeds} GD seeds per n"},
-            {"quantity": f"GD minus the curve predicted from each width's own random-network Q at n={ncmp:.0f}: "
-                         f"width {cfg.under_width} / {w0} / {w1} (effective sample sizes {s.get('under_ess_cmp', math.nan):.0f}"
-                         f" / {s.get('small_qess_cmp', math.nan):.0f} / {s.get('large_qess_cmp', math.nan):.0f})",
-             "paper": "learning curves from the error density (2410.16868, abstract) — reproduced: "
-                      + ("no, with the initialization's Q (GD beats the prediction at every width)" if below
-                         else "not decided (an interval includes 0)"),
-             "ours": " / ".join(_fmt(s, f"{w}_qgap_cmp") for w in ("under", "small", "large")),
-             "scale": f"{mn}, {cfg.under_nets:,} / {cfg.random_q_nets[0]:,} / {cfg.random_q_nets[-1]:,} random nets"},
-        ]
-    return rows
+    from ..book import ci
 
-
-def _noise_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
-    """The label-noise toy."""
-    rows = []
-    nn_ = NOISY_REPORT_N
-    if f"toy_noisy_bad_fresh_n{nn_}" in s and math.isfinite(s[f"toy_noisy_bad_fresh_n{nn_}"]):
-        rows.append(
-            {"quantity": f"label-noise toy (flip rate {cfg.toy_noise:g}), n={nn_}: probability of zero training error "
-                         f"(formula {s[f'toy_noisy_survival_formula_n{nn_}']:.3g}, noise-free "
-                         f"{s[f'toy_clean_survival_formula_n{nn_}']:.3g}) / share of bad survivors, fresh set (formula "
-                         f"{s[f'toy_noisy_bad_formula_n{nn_}']:.3g}, noise-free {s[f'toy_noisy_clean_bad_formula_n{nn_}']:.3g})",
-             "paper": "error-density model for non-separable classes (2410.16868, abstract) — reproduced: yes, on the "
-                      "toy (our noisy survival formula; MNIST with label noise not run)",
-             "ours": f"{_fmt(s, f'toy_noisy_survival_fresh_n{nn_}')} / {_fmt(s, f'toy_noisy_bad_fresh_n{nn_}')}",
-             "scale": f"perceptron d={cfg.toy_d}, {cfg.toy_noise_fresh:,} classifiers on fresh noisy sets, "
-                      f"{cfg.toy_noise_sets} shared noisy sequences"})
-    return rows
-
-
-def _diverged_rows(s, cfg, nt, tag, w0, w1, nr, gap_key, toy_scale, mn, rel) -> list[dict]:
-    """How many GD runs diverged."""
-    rows = []
-    rows += [
-        {"quantity": "diverged GD runs (excluded from every statistic)", "paper": "not reported",
-         "ours": f"{s['gd_diverged']:.0f} of {s['gd_runs']:.0f}"
-                 + (f"; width {cfg.under_width}: {s['under_diverged']:.0f}" if "under_diverged" in s else ""),
-         "scale": "the toy and the random networks train nothing (0 diverged)"},
+    if "under_minus_large_common" not in s:
+        return []
+    inc = s["under_minus_large_common_lo"] <= 0 <= s["under_minus_large_common_hi"]
+    below = all(s.get(f"{w}_qgap_cmp_hi", math.nan) < 0 for w in ("under", "small", "large"))
+    ess = " / ".join(f"{s.get(k, math.nan):.0f}" for k in ("under_ess_cmp", "small_qess_cmp", "large_qess_cmp"))
+    return [
+        _row("under_vs_wide", f"GD-trained width {cfg.under_width} ({cfg.under_params} parameters) minus the widest net, "
+             f"held-out error at $n = {s['common_n']:.0f}$ (zero-training-error runs)",
+             "no dependence on the parameter count (both abstracts)",
+             ("yes", "an under-parameterized net matches the widest: the interval includes 0") if inc
+             else ("no", "the interval excludes 0"), ci(s, "under_minus_large_common")),
+        _row("own_q", f"GD minus the curve predicted from each width's own random-network $Q$ at $n = {s['cmp_n']:.0f}$, "
+             f"width {cfg.under_width} / narrowest / widest",
+             "learning curves from the error density (2410.16868, abstract)",
+             ("no", "GD beats its initialization's $Q$ at every width") if below
+             else ("partly", "not decided: an interval includes 0"),
+             " / ".join(ci(s, f"{w}_qgap_cmp") for w in ("under", "small", "large")) + f" (effective sample sizes {ess})"),
     ]
-    return rows
-    return rows
+
+
+def _noise_rows(s: dict[str, float], cfg) -> list[dict]:
+    """The label-noise toy."""
+    from ..book import ci
+
+    n = NOISY_REPORT_N
+    if f"toy_noisy_bad_fresh_n{n}" not in s or not math.isfinite(s[f"toy_noisy_bad_fresh_n{n}"]):
+        return []
+    f = s[f"toy_noisy_survival_formula_n{n}"]
+    return [_row(
+        "label_noise", f"label-noise toy (flip rate {cfg.toy_noise:g}), $n = {n}$: probability of zero training error / "
+        "share of bad survivors, fresh set", "error-density model for non-separable classes (2410.16868, abstract)",
+        ("yes", "on the toy (our noisy formula); MNIST with label noise not run")
+        if _inside(s, f"toy_noisy_survival_fresh_n{n}", f) else ("partly", "off our noisy formula; MNIST not run"),
+        f"{ci(s, f'toy_noisy_survival_fresh_n{n}')} / {ci(s, f'toy_noisy_bad_fresh_n{n}')}; formulas: "
+        f"{f:.3g} (noise-free {s[f'toy_clean_survival_formula_n{n}']:.3g}) / {s[f'toy_noisy_bad_formula_n{n}']:.3g} "
+        f"(noise-free {s[f'toy_noisy_clean_bad_formula_n{n}']:.3g})")]
+
+
+def _diverged_row(s: dict[str, float], cfg) -> dict:
+    """How many GD runs diverged (the toy and the random networks train nothing)."""
+    div = s["gd_diverged"] + s.get("under_diverged", 0.0)
+    return _row("diverged", "diverged GD runs (excluded from every statistic)", "gradient descent is stable (not reported)",
+                ("yes", "no run diverged") if div == 0 else ("partly", f"{div:.0f} runs diverged"),
+                f"{s['gd_diverged']:.0f} of {s['gd_runs']:.0f}"
+                + (f"; width {cfg.under_width}: {s['under_diverged']:.0f}" if "under_diverged" in s else ""))

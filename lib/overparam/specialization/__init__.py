@@ -28,20 +28,31 @@ The setup follows the official code (``facebookresearch/luckmatters``, folder
 Training (:func:`.run.grads`) is the script's hand-written two-layer update; all widths and all
 (decay, seed) members run in one loop, one ensemble.
 
+Two smaller experiments of the paper run beside the sweep: :mod:`.samples` (recovery vs the number
+of training samples, plain Gaussian vs the official code's teacher-aware augmented inputs) and
+:mod:`.deep` (a four-layer teacher: how well each student layer specializes, the lowest layer being
+the main theorem's subject).
+
 Modules: :mod:`.config` (Config, presets), :mod:`.run` (compute: teacher, correlation, ``run``),
 :mod:`.report` (``numbers``, ``paper_vs_ours``), :mod:`.figures` (figures, ``live``).
 """
 
 from .config import PRESETS, WEIGHT_CHOICES, Config, config
-from .figures import FIGURES, LIVE_CONTROLS, animation, live, plot_loss, plot_lshape, plot_recovery
+from .deep import DeepSweep, deep_student, deep_teacher, mlp_forward, mlp_grads
+from .figures import (
+    FIGURES, LIVE_CONTROLS, animation, key_data, live, plot_deep, plot_key, plot_loss, plot_lshape, plot_recovery,
+    plot_samples,
+)
 from .report import (
-    BINS, CLAIM, binned_fanout, decay_tag, estimates, fanout_ratios, final_eval_losses, loss_rises, node_rates, numbers,
-    paper_vs_ours, recovered, relative_fanout, student_params,
+    BINS, CLAIM, binned_fanout, decay_tag, deep_estimates, deep_params, estimates, fanout_ratios, final_eval_losses,
+    loss_rises, node_rates, numbers, paper_vs_ours, recovered, relative_fanout, sample_estimates, sc_main_multi, scale,
+    student_params,
 )
 from .run import (
     MAX_LOSS, Result, Sweep, Width, activation_correlation, estimate_seconds, grads, make_teacher, run,
     separate_vectors,
 )
+from .samples import KINDS, SampleSweep, augmented_inputs, sample_teacher
 
 __all__ = [
     "Config", "PRESETS", "config", "WEIGHT_CHOICES",
@@ -50,4 +61,7 @@ __all__ = [
     "CLAIM", "BINS", "numbers", "paper_vs_ours", "estimates", "recovered", "node_rates", "fanout_ratios",
     "relative_fanout", "binned_fanout", "final_eval_losses", "student_params", "decay_tag", "loss_rises",
     "FIGURES", "LIVE_CONTROLS", "live", "plot_recovery", "plot_lshape", "plot_loss", "animation",
+    "plot_samples", "plot_deep", "key_data", "plot_key", "scale", "sample_estimates", "deep_estimates", "sc_main_multi",
+    "deep_params", "SampleSweep", "DeepSweep", "KINDS", "augmented_inputs", "sample_teacher", "deep_teacher",
+    "deep_student", "mlp_forward", "mlp_grads",
 ]

@@ -17,10 +17,12 @@ import torch
 from .. import stats
 from ..stats import Estimate
 from .run import Result, Width
+from .samples import KINDS
 
 __all__ = [
     "CLAIM", "BINS", "decay_tag", "recovered", "node_rates", "estimates", "numbers", "paper_vs_ours",
     "fanout_ratios", "relative_fanout", "binned_fanout", "final_eval_losses", "student_params", "loss_rises",
+    "sample_estimates", "deep_estimates", "sc_main_multi", "deep_params", "scale",
 ]
 
 CLAIM = (
@@ -182,58 +184,186 @@ def numbers(result: Result) -> dict[str, float]:
         "seconds": result.seconds["total"], "diverged": int(sw.diverged.sum()), "runs": sw.diverged.numel(),
         "loss_rises": sum(loss_rises(w)[0] for w in sw.widths), "loss_pairs": sum(loss_rises(w)[1] for w in sw.widths),
     }
-    out = {k: float(v) for k, v in out.items()}
-    for key, est in estimates(result).items():
+    out = {k: float(v) for k, v in {**out, **_sub_numbers(result)}.items()}
+    for key, est in {**estimates(result), **sample_estimates(result), **deep_estimates(result)}.items():
         stats.put(out, key, est)
     return out
 
 
-def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows of the closing table (see :func:`overparam.book.comparison_table`); each row's "paper"
-    text ends with the verdict "reproduced: yes / partly / no" and its reason."""
-    cfg, est = result.config, estimates(result)
-    lo, hi, main = cfg.multis[0], cfg.multis[-1], cfg.main_decay
-    scale = (
-        f"d={cfg.d}, m={cfg.m}, c={cfg.c}, p in {{{', '.join(f'{p:g}' for p in cfg.decays)}}}, N={cfg.n_train}, "
-        + ("GD" if cfg.batch_size is None else f"SGD batch {cfg.batch_size}")
-        + f", lr {cfg.lr:g} to lr*t={float(result.sweep.flow[-1]):.0f}, {cfg.seeds} seeds per p"
+def sample_estimates(result: Result) -> dict[str, Estimate]:
+    """The sample-complexity estimates: ``sc_recovery_{kind}_n{N}_multi{mu}`` (share of (seed, teacher
+    node) pairs recovered at the end, on the evaluation set), the headline pair
+    ``sc_recovery_{kind}`` at ``sc_compare_n`` and :func:`sc_main_multi`, and the final training loss
+    ``sc_loss_{kind}`` there (mean over seeds)."""
+    cfg, sc = result.config, result.samples
+    thr, est = cfg.threshold, {}
+    rec = sc.best_corr > thr  # (M, K, 2, S, m)
+    valid = (~sc.diverged)[..., None].expand_as(rec)
+    for i, mu in enumerate(sc.multis):
+        for k, n in enumerate(sc.ns):
+            for j, kind in enumerate(KINDS):
+                est[f"sc_recovery_{kind}_n{n}_multi{mu}"] = stats.share_ci(rec[i, k, j], valid[i, k, j])
+    i, k = sc.multis.index(sc_main_multi(cfg)), sc.ns.index(cfg.sc_compare_n)
+    for j, kind in enumerate(KINDS):
+        est[f"sc_recovery_{kind}"] = est[f"sc_recovery_{kind}_n{cfg.sc_compare_n}_multi{sc_main_multi(cfg)}"]
+        est[f"sc_loss_{kind}"] = stats.mean_ci(sc.train_loss[i, k, j], ~sc.diverged[i, k, j])
+    return est
+
+
+def sc_main_multi(cfg) -> int:
+    """The over-realization of the sample-complexity headline: 2 (the README's single-run examples)
+    when it was run, else the first of ``sc_multis``."""
+    return 2 if 2 in cfg.sc_multis else cfg.sc_multis[0]
+
+
+def deep_estimates(result: Result) -> dict[str, Estimate]:
+    """The multi-layer estimates, per hidden layer ``l`` (0 is the lowest) and multi:
+    ``deep_recovery_l{l}_multi{mu}`` (share of (seed, teacher node) pairs with a student node of
+    the same layer at correlation > threshold) and ``deep_corr_l{l}_multi{mu}`` (mean over seeds of
+    the mean best correlation); ``deep_loss_multi{mu}`` (final training MSE)."""
+    cfg, dp, est = result.config, result.deep, {}
+    for i, mu in enumerate(dp.multis):
+        ok = ~dp.diverged[i]
+        for l in range(len(dp.layer_sizes)):
+            bc = dp.layer(l)[i]  # (S, k_l)
+            est[f"deep_recovery_l{l}_multi{mu}"] = stats.share_ci(bc > cfg.threshold, ok[:, None].expand_as(bc))
+            est[f"deep_corr_l{l}_multi{mu}"] = stats.mean_ci(bc.mean(-1), ok)
+        est[f"deep_loss_multi{mu}"] = stats.mean_ci(dp.train_loss[i], ok)
+    return est
+
+
+def _sub_numbers(result: Result) -> dict[str, float]:
+    """Config scalars and run counts of the sample-complexity and multi-layer parts."""
+    cfg, sc, dp = result.config, result.samples, result.deep
+    return {
+        "sc_d": cfg.sc_d, "sc_m": cfg.sc_m, "sc_c": cfg.sc_c, "sc_decay": cfg.sc_decay, "sc_multi": sc_main_multi(cfg),
+        "sc_compare_n": cfg.sc_compare_n, "sc_n_first": cfg.sc_ns[0], "sc_n_last": cfg.sc_ns[-1], "sc_seeds": cfg.sc_seeds,
+        "sc_flow_time": cfg.sc_flow_time, "sc_params": student_params(cfg.sc_d, sc_main_multi(cfg) * cfg.sc_m, cfg.sc_c),
+        "sc_diverged": int(sc.diverged.sum()), "sc_runs": sc.diverged.numel(),
+        "deep_d": cfg.deep_d, "deep_c": cfg.deep_c, "deep_n": cfg.deep_n, "deep_epochs": cfg.deep_epochs,
+        "deep_seeds": cfg.deep_seeds, "deep_steps": cfg.deep_epochs * math.ceil(cfg.deep_n / cfg.deep_batch),
+        "deep_multi_lo": cfg.deep_multis[0], "deep_multi_hi": cfg.deep_multis[-1], "deep_layers": len(cfg.deep_widths),
+        "deep_params_hi": deep_params(cfg, cfg.deep_multis[-1]),
+        "deep_diverged": int(dp.diverged.sum()), "deep_runs": dp.diverged.numel(),
+    }
+
+
+def deep_params(cfg, multi: int) -> int:
+    """Parameters (weights and biases) of the multi-layer student of over-realization ``multi``."""
+    sizes = (cfg.deep_d, *(multi * k for k in cfg.deep_widths), cfg.deep_c)
+    return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def scale(cfg) -> str:
+    """One sentence: what the chapter ran (seeds, widths, n, steps) at ``cfg``."""
+    algo = "full-batch GD" if cfg.batch_size is None else f"SGD with batch {cfg.batch_size}"
+    sc_algo = "full-batch GD" if cfg.sc_batch is None else f"SGD with batch {cfg.sc_batch}"
+    return (
+        f"Two-layer sweep: $d = {cfg.d}$, $m = {cfg.m}$, $c = {cfg.c}$, $p \\in \\{{{', '.join(f'{p:g}' for p in cfg.decays)}\\}}$, "
+        f"students $n = {', '.join(map(str, cfg.widths))}$, $N = {cfg.n_train}$, {cfg.seeds} seeds per $p$, {algo} with "
+        f"$\\eta = {cfg.lr:g}$ to $\\eta t = {cfg.flow_time:g}$ ({cfg.steps} steps); sample complexity: $d = {cfg.sc_d}$, "
+        f"$m = {cfg.sc_m}$, $p = {cfg.sc_decay:g}$, {', '.join(f'{k}x' for k in cfg.sc_multis)}, "
+        f"$N \\in \\{{{', '.join(map(str, cfg.sc_ns))}\\}}$, {cfg.sc_seeds} seeds, {sc_algo} to $\\eta t = {cfg.sc_flow_time:g}$; "
+        f"multi-layer: teacher {'-'.join(map(str, cfg.deep_widths))} on $d = {cfg.deep_d}$, "
+        f"{' and '.join(f'{k}x' for k in cfg.deep_multis)}, $N = {cfg.deep_n}$, {cfg.deep_epochs} epochs of SGD "
+        f"(batch {cfg.deep_batch}), {cfg.deep_seeds} seeds."
     )
-    fig = "two-layer recovery figure (per teacher node, epoch 5 vs 100, i.e. lr*t 50 vs 1000, m=20, 32 seeds)"
-    gain = est[f"recovery_final_multi{hi}"].lo > est[f"recovery_final_multi{lo}"].hi
-    rows = [
-        {"quantity": f"teacher nodes recovered (corr > {cfg.threshold:g}) at the end, {lo}x / {hi}x, p={main:g}",
-         "paper": f"qualitative: more with over-realization; {fig} — reproduced: "
-                  + ("yes (intervals separate)" if gain else "partly (intervals overlap)"),
-         "ours": f"{est[f'recovery_final_multi{lo}']:.2f} / {est[f'recovery_final_multi{hi}']:.2f}"},
-        {"quantity": f"early (lr*t={float(result.sweep.flow[result.sweep.early_index]):.0f}) recovery, strongest vs weakest half, {hi}x, p={main:g}",
-         "paper": "qualitative: strong nodes first (dotted lines, same figure) — reproduced: "
-                  + ("yes" if est[f"recovery_early_multi{hi}_strong"].lo > est[f"recovery_early_multi{hi}_weak"].hi else "partly (intervals overlap)"),
-         "ours": f"{est[f'recovery_early_multi{hi}_strong']:.2f} vs {est[f'recovery_early_multi{hi}_weak']:.2f}"},
+
+
+def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
+    """Rows of the closing table (:func:`overparam.book.comparison_table`): the paper's statement
+    (with where), the verdict ``reproduced`` (yes / partly / no, decided from the intervals) and
+    ``why``, ours with its 95% interval and run count; with a stored ``paper`` record, its value
+    in ``paper_preset``. Every cell comes from ``numbers()`` and the config (:func:`_rows`)."""
+    from .. import book
+
+    return book.table_rows(_rows, numbers(result), result.config, paper)
+
+
+def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
+
+
+def _rows(s: dict[str, float], cfg) -> list[dict]:
+    """The rows from the numbers ``s`` and the config ``cfg`` (nothing else)."""
+    return _two_layer_rows(s, cfg) + _decay_rows(s, cfg) + _other_rows(s, cfg)
+
+
+def _two_layer_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    lo, hi, p = cfg.multis[0], cfg.multis[-1], cfg.main_decay
+    fig = "two-layer recovery figure (per teacher node, epoch 5 and 100, $m = 20$, 32 seeds)"
+    ratio_hi = s["lshape_fanout_ratio_hi"]
+    return [
+        _row("recovery_final", f"teacher nodes recovered (correlation above {cfg.threshold:g}) at the end, {lo}x / {hi}x, $p = {p:g}$",
+             f"more with over-realization; {fig}",
+             ("yes", "intervals separate") if separate(s, f"recovery_final_multi{hi}", f"recovery_final_multi{lo}")
+             else ("partly", "more, intervals overlap"),
+             f"{ci(s, f'recovery_final_multi{lo}', '.2f')} / {ci(s, f'recovery_final_multi{hi}', '.2f')}"),
+        _row("recovery_early", f"early ($\\eta t = {s['early_time']:.0f}$) recovery, strongest vs weakest half, {hi}x, $p = {p:g}$",
+             "strong teacher nodes are learned first (dotted lines, same figure)",
+             ("yes", "intervals separate") if separate(s, f"recovery_early_multi{hi}_strong", f"recovery_early_multi{hi}_weak")
+             else ("partly", "intervals overlap"),
+             f"{ci(s, f'recovery_early_multi{hi}_strong', '.2f')} vs {ci(s, f'recovery_early_multi{hi}_weak', '.2f')}"),
+        _row("lshape", f"L-shape: mean fan-out of non-specialized over specialized student nodes, {hi}x, all $p$",
+             "non-specialized nodes have near-zero fan-out (L-shape figure, $m = 10$, $p$ in 0, 1, 2)",
+             ("yes", "ratio below 0.1") if ratio_hi < 0.1 else ("no", "non-specialized nodes keep a sizeable fan-out"),
+             ci(s, "lshape_fanout_ratio", ".2f")),
+        _row("loss", f"final evaluation MSE, {lo}x vs {hi}x, $p = {p:g}$",
+             "lower with more over-realization (convergence figure)",
+             ("yes", "ratio interval above 1") if s["loss_ratio_n"] and s["loss_ratio_lo"] > 1 else ("no", "ratio interval includes 1"),
+             f"{ci(s, 'loss_lo', '.2e')} vs {ci(s, 'loss_hi', '.2e')}"),
     ]
-    rows += [
-        {"quantity": f"recovery at the end, {lo}x / {hi}x, p={p:g}",
-         "paper": "one panel per p in {0, 0.5, ..., 2.5} (same figure) — reproduced: partly (3 of 6 decays, reduced scale)"
-                  if i == 0 else "(same figure)",
-         "ours": f"{est[f'recovery_final_multi{lo}_{decay_tag(p)}']:.2f} / {est[f'recovery_final_multi{hi}_{decay_tag(p)}']:.2f}"}
-        for i, p in enumerate(cfg.decays)
+
+
+def _decay_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    lo, hi = cfg.multis[0], cfg.multis[-1]
+    rows = []
+    for p in cfg.decays:
+        t = decay_tag(p)
+        rows.append(_row(
+            f"recovery_{t}", f"recovery at the end, {lo}x / {hi}x, $p = {p:g}$",
+            "one panel per $p$ in 0, 0.5, ..., 2.5 (two-layer recovery figure)",
+            ("yes", "intervals separate") if separate(s, f"recovery_final_multi{hi}_{t}", f"recovery_final_multi{lo}_{t}")
+            else ("partly", "intervals overlap"),
+            f"{ci(s, f'recovery_final_multi{lo}_{t}', '.2f')} / {ci(s, f'recovery_final_multi{hi}_{t}', '.2f')}"))
+    return rows
+
+
+def _other_rows(s: dict[str, float], cfg) -> list[dict]:
+    from ..book import ci, separate
+
+    n, mu, n0 = cfg.sc_compare_n, sc_main_multi(cfg), cfg.sc_ns[0]
+    first = (f"sc_recovery_augmented_n{n0}_multi{mu}", f"sc_recovery_plain_n{n0}_multi{mu}")
+    if separate(s, "sc_recovery_augmented", "sc_recovery_plain"):
+        v_sc = ("yes", "intervals separate")
+    elif separate(s, *first):
+        v_sc = ("partly", f"intervals separate at $N = {n0}$ only")
+    elif s["sc_recovery_augmented"] > s["sc_recovery_plain"]:
+        v_sc = ("partly", "higher, intervals overlap")
+    else:
+        v_sc = ("no", "not higher")
+    sc_ours = f"{ci(s, 'sc_recovery_augmented', '.2f')} vs {ci(s, 'sc_recovery_plain', '.2f')}"
+    if n0 != n:
+        sc_ours += f"; at $N = {n0}$: {ci(s, first[0], '.2f')} vs {ci(s, first[1], '.2f')}"
+    lo, hi, top = cfg.deep_multis[0], cfg.deep_multis[-1], len(cfg.deep_widths) - 1
+    low_first = all(separate(s, f"deep_recovery_l0_multi{k}", f"deep_recovery_l{top}_multi{k}") for k in cfg.deep_multis)
+    return [
+        _row("sample_complexity", f"teacher nodes recovered from $N = {n}$ samples, teacher-aware augmented vs plain Gaussian inputs, {mu}x",
+             "a teacher-aware augmentation recovers the teacher from polynomially many samples (abstract; README's sample-complexity sweep)",
+             v_sc, sc_ours),
+        _row("deep_lowest", f"multi-layer teacher: lowest vs top hidden layer recovered, {lo}x / {hi}x",
+             "the lowest layer specializes (main theorem; multi-layer figure)",
+             ("partly", "lowest above top; one $N$, reduced widths") if low_first else ("no", "lowest not above top"),
+             f"lowest {ci(s, f'deep_recovery_l0_multi{lo}', '.2f')} / {ci(s, f'deep_recovery_l0_multi{hi}', '.2f')}; "
+             f"top {ci(s, f'deep_recovery_l{top}_multi{lo}', '.2f')} / {ci(s, f'deep_recovery_l{top}_multi{hi}', '.2f')}"),
+        _row("cifar10", "CIFAR-10 (teacher pre-trained on images)", "student specialization on CIFAR-10",
+             ("no", "not run: needs the data set (nothing downloads here) and GPU hours"), "not run"),
+        _row("diverged", "diverged runs, excluded from every statistic", "not reported",
+             ("yes", "none diverged") if s["diverged"] + s["sc_diverged"] + s["deep_diverged"] == 0 else ("partly", "some diverged"),
+             f"two-layer {s['diverged']:.0f} of {s['runs']:.0f}; sample complexity {s['sc_diverged']:.0f} of "
+             f"{s['sc_runs']:.0f}; multi-layer {s['deep_diverged']:.0f} of {s['deep_runs']:.0f}"),
     ]
-    ratio = est["lshape_fanout_ratio"]
-    rows += [
-        {"quantity": f"L-shape: mean fan-out of non-specialized / specialized student nodes, {hi}x, all p",
-         "paper": "qualitative: L-shape (non-specialized nodes have near-zero fan-out; L-shape figure, m=10, p in {0,1,2}) — reproduced: "
-                  + ("yes" if ratio.hi < 0.1 else "no (non-specialized nodes keep a sizeable fan-out at this scale and time)"),
-         "ours": f"{ratio:.2f}"},
-        {"quantity": f"final evaluation MSE, {lo}x vs {hi}x, p={main:g}",
-         "paper": "qualitative: lower with more over-realization (convergence figure, log scale) — reproduced: "
-                  + ("yes" if est["loss_ratio"].lo > 1 else "no (intervals overlap)"),
-         "ours": f"{est['loss_lo']:.2e} vs {est['loss_hi']:.2e}"},
-        {"quantity": "sample complexity with teacher-aware augmentation (recovery vs N)",
-         "paper": "the ICML paper's polynomial sample-complexity result and its experiment — reproduced: no (not run here)",
-         "ours": "not run"},
-        {"quantity": "multi-layer teacher (lowest-layer specialization), CIFAR-10",
-         "paper": "4-layer teacher experiment and CIFAR-10 experiment — reproduced: no (not run here)",
-         "ours": "not run"},
-        {"quantity": "diverged runs (excluded from every statistic)", "paper": "not reported",
-         "ours": f"{int(result.sweep.diverged.sum())} of {result.sweep.diverged.numel()}"},
-    ]
-    return [{**r, "scale": scale} for r in rows]

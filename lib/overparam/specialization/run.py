@@ -10,6 +10,7 @@ between decays are paired (same seed: same teacher directions, same data, same s
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from ..chapter import Timer, announce, derive_seed, require_config
 from ..device import cpu_generator, resolve_device
 from ..models import DeepReLUMLP
 from .config import WEIGHT_CHOICES, Config
+from .deep import DeepSweep, deep_flops, run_deep
+from .samples import SampleSweep, run_samples, sample_flops
 
 __all__ = [
     "Result", "Sweep", "Width", "run", "estimate_seconds", "grads", "MAX_LOSS", "make_teacher", "separate_vectors",
-    "activation_correlation",
+    "activation_correlation", "SampleSweep", "DeepSweep",
 ]
 
 Params = dict[str, torch.Tensor]
@@ -175,13 +178,17 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Result:
-    """What :func:`run` returns: ``config``, ``device``, ``seconds`` (per width and ``"total"``)
-    and the over-realization ``sweep``."""
+    """What :func:`run` returns: ``config``, ``device``, ``seconds`` (per part and ``"total"``),
+    the over-realization ``sweep``, the sample-complexity sweep ``samples``
+    (:class:`~.samples.SampleSweep`) and the multi-layer experiment ``deep``
+    (:class:`~.deep.DeepSweep`)."""
 
     config: Config
     device: str
     seconds: dict[str, float]
     sweep: Sweep
+    samples: SampleSweep
+    deep: DeepSweep
 
 
 # ------------------------------------------------------------------------------------------------
@@ -212,13 +219,17 @@ def _record_steps(cfg: Config) -> list[int]:
 def estimate_seconds(cfg: Config, device: str = "cpu") -> float:
     """A rough wall-time estimate: FLOPs of the matmuls at ~5 GFLOP/s (one CPU thread, as measured
     for ``smoke`` and ``book`` on the 2 shared cores that build the book) or ~5 TFLOP/s (GPU), plus a
-    per-step overhead (0.3 ms per width on a CPU; 2 ms per step on a GPU, where the ``paper`` preset's
-    100,000 small SGD steps are launch-bound: about 3.5 minutes, an estimate, not a measurement)."""
+    per-step overhead (0.3 ms per width on a CPU; on a GPU, where small steps are launch-bound, 2 ms
+    per step of the main sweep and 0.5 ms per step of the other two parts: an estimate, not a
+    measurement)."""
     batch = cfg.n_train if cfg.batch_size is None else cfg.batch_size
-    flops = 6.0 * cfg.members * cfg.steps * batch * sum(cfg.widths) * (cfg.d + cfg.c)
+    flops = 6.0 * cfg.members * cfg.steps * batch * sum(cfg.widths) * (cfg.d + cfg.c) + sample_flops(cfg) + deep_flops(cfg)
+    sc_steps = math.ceil(round(cfg.sc_flow_time / cfg.sc_lr, 6)) * len(cfg.sc_multis)
+    sc_steps *= len(cfg.sc_ns) if cfg.sc_batch is None else 1
+    deep_steps = cfg.deep_epochs * math.ceil(cfg.deep_n / cfg.deep_batch) * len(cfg.deep_multis)
     if str(device) == "cpu":
-        return float(flops / 5e9 + 3e-4 * cfg.steps * len(cfg.multis))
-    return float(flops / 5e12 + 2e-3 * cfg.steps)
+        return float(flops / 5e9 + 3e-4 * (cfg.steps * len(cfg.multis) + sc_steps + 3 * deep_steps))
+    return float(flops / 5e12 + 2e-3 * cfg.steps + 5e-4 * (sc_steps + deep_steps))
 
 
 def _problem(cfg: Config, dev: torch.device) -> _Problem:
@@ -394,10 +405,14 @@ def run(cfg: Config, *, device: str = "auto", progress: bool = True) -> Result:
         record = _record_steps(cfg)
     with timer("train"):
         widths = _train_all(cfg, pb, record, dev, progress)
+    with timer("samples"):
+        samples = run_samples(cfg, dev)
+    with timer("deep"):
+        deep = run_deep(cfg, dev)
     steps = torch.tensor(record, dtype=torch.long)
     sweep = Sweep(
         steps=steps, flow=steps.double() * cfg.lr, early_index=int(torch.argmin((steps - cfg.early_step).abs())),
         decays=tuple(cfg.decays), seeds=cfg.seeds, teacher={k: v.cpu() for k, v in pb.teacher.items()}, teacher_fanout=pb.teacher["W1"].norm(dim=1).cpu(),
         widths=widths,
     )
-    return Result(config=cfg, device=str(dev), seconds=timer.total(), sweep=sweep)
+    return Result(config=cfg, device=str(dev), seconds=timer.total(), sweep=sweep, samples=samples, deep=deep)

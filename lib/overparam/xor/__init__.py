@@ -24,19 +24,19 @@ The chapter contract (``DESIGN.md``): :mod:`.config` (``Config``, ``PRESETS``, `
 
 from .config import PRESETS, Config, config
 from .figures import (
-    FIGURES, LIVE_CONTROLS, animation, live, plot_ablations, plot_bad_minima, plot_clustering, plot_exploration,
-    plot_mnist, plot_test_error,
+    FIGURES, LIVE_CONTROLS, animation, key_data, live, plot_ablations, plot_bad_minima, plot_clustering, plot_exploration,
+    plot_key, plot_mnist, plot_test_error,
 )
 from .measures import (
     PAIR_SETS, RANDOM_COSINE, clustering, detected_patterns, exact_test_error, exploration, exploration_theory,
     failure_modes, mnist_clustering, pos_explored, pos_explored_theory, set_name, subset_labels, wrong_sets,
 )
-from .report import CLAIM, numbers, paper_vs_ours
+from .report import CLAIM, numbers, paper_vs_ours, scale
 from .run import Ablations, Frames, Mnist, Result, Stuck, Sweep, estimate_seconds, run
 
 __all__ = [
     "Config", "PRESETS", "config", "run", "Result", "Sweep", "Stuck", "Ablations", "Mnist", "Frames", "estimate_seconds",
-    "CLAIM", "numbers", "paper_vs_ours", "FIGURES", "LIVE_CONTROLS", "live",
+    "CLAIM", "numbers", "paper_vs_ours", "scale", "FIGURES", "LIVE_CONTROLS", "live", "key_data", "plot_key",
     "plot_test_error", "plot_bad_minima", "plot_ablations", "plot_exploration", "plot_clustering", "plot_mnist", "animation",
     "RANDOM_COSINE", "PAIR_SETS", "subset_labels", "exact_test_error", "wrong_sets", "failure_modes", "set_name", "detected_patterns", "exploration",
     "exploration_theory", "pos_explored", "pos_explored_theory", "clustering", "mnist_clustering",

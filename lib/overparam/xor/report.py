@@ -10,17 +10,17 @@ from ..stats import Estimate
 from .measures import PAIR_SETS, RANDOM_COSINE, exploration_theory, pos_explored_theory
 from .run import Ablations, Mnist, Result, Stuck, Sweep
 
-__all__ = ["CLAIM", "numbers", "paper_vs_ours", "test_error", "zero_share", "fit_share", "bad_share", "mode_share",
+__all__ = ["CLAIM", "numbers", "paper_vs_ours", "scale", "test_error", "zero_share", "fit_share", "bad_share", "mode_share",
            "full_share", "explore_mean", "split_test_error", "n_diverged", "ablation_key"]
 
 CLAIM = (
     "On the XOR-detection problem, among the gradient-descent runs of a 3-layer conv net that reach a "
     "global minimum of the hinge loss (zero loss), the share that never detects one of the two positive "
     "patterns (the paper's failure mode: it errs on inputs whose only positive pattern is the missed one) "
-    "falls from about half at k = 2 to zero at large k, both at a fixed step size and at a step size "
-    "proportional to 1/k: at initialization more filters means every pattern is detected by some filter "
+    "falls from about half at $k = 2$ to zero at large $k$, both at a fixed step size and at a step size "
+    "proportional to $1/k$: at initialization more filters means every pattern is detected by some filter "
     "(exploration), and training keeps it detected. A second failure, errors on pattern sets the training "
-    "data do not contain, does not vanish with width at equal eta * k; it vanishes with more training data."
+    "data do not contain, does not vanish with width at equal $\\eta k$; it vanishes with more training data."
 )
 
 
@@ -121,7 +121,7 @@ def numbers(result: Result) -> dict[str, float]:
 
 def _main_numbers(out: dict, sw: Sweep) -> None:
     k0, k1 = sw.ks[0], sw.ks[-1]
-    out.update(k_small=k0, k_large=k1, diverged=n_diverged(sw)[0], explore_theory_small=exploration_theory(k0),
+    out.update(k_small=k0, k_large=k1, diverged=n_diverged(sw)[0], runs=n_diverged(sw)[1], explore_theory_small=exploration_theory(k0),
                pos_theory_small=pos_explored_theory(k0), check_diff=_max_abs_diff(sw))
     for tag, i in (("small", 0), ("large", -1)):
         stats.put(out, f"test_{tag}", test_error(sw, i))
@@ -153,7 +153,7 @@ def _main_numbers(out: dict, sw: Sweep) -> None:
 def _scaled_numbers(out: dict, sc: Sweep, main: Sweep) -> None:
     """The eta ~ 1/k control: keys ``*_lr_scaled`` (its smallest and largest width)."""
     out.update(sc_k_small=sc.ks[0], sc_k_large=sc.ks[-1], sc_lr_small=sc.lrs[0], sc_lr_large=sc.lrs[-1],
-               sc_etak=sc.lrs[0] * sc.ks[0], sc_diverged=n_diverged(sc)[0])
+               sc_etak=sc.lrs[0] * sc.ks[0], sc_diverged=n_diverged(sc)[0], sc_runs=n_diverged(sc)[1])
     for tag, i in (("small", 0), ("large", -1)):
         stats.put(out, f"bad_share_{tag}_lr_scaled", bad_share(sc, i))
         stats.put(out, f"miss_pattern_{tag}_lr_scaled", mode_share(sc, i, "miss"))
@@ -179,7 +179,7 @@ def _ablation_numbers(out: dict, ab: Ablations, main: Sweep, cfg) -> None:
     """``abl_<cond>_<quantity>_<small|large>`` for every condition, and ``abl_base_*`` from the main
     sweep's runs at the same two widths (its own seed count)."""
     out.update(abl_k_small=cfg.abl_ks[0], abl_k_large=cfg.abl_ks[1], abl_seeds=cfg.abl_runs, abl_p=cfg.abl_p,
-               abl_diverged=int(ab.diverged.sum()))
+               abl_diverged=int(ab.diverged.sum()), abl_runs_total=ab.diverged.numel())
     for j, n in enumerate(cfg.abl_ns):
         out[f"abl_n{j}"] = n
     conds = [("base", main, [main.ks.index(k) for k in cfg.abl_ks])]
@@ -196,7 +196,7 @@ def _ablation_numbers(out: dict, ab: Ablations, main: Sweep, cfg) -> None:
 
 def _large_numbers(out: dict, sw: Sweep, n_samples: int) -> None:
     out.update(dl=sw.d, dl_k_small=sw.ks[0], dl_k_large=sw.ks[-1], dl_n_samples=n_samples,
-               dl_sampled_diff=_max_abs_diff(sw), dl_diverged=n_diverged(sw)[0])
+               dl_sampled_diff=_max_abs_diff(sw), dl_diverged=n_diverged(sw)[0], dl_runs=n_diverged(sw)[1])
     for tag, i in (("small", 0), ("large", -1)):
         stats.put(out, f"dl_test_{tag}", test_error(sw, i))
         stats.put(out, f"dl_bad_{tag}", bad_share(sw, i))
@@ -204,7 +204,7 @@ def _large_numbers(out: dict, sw: Sweep, n_samples: int) -> None:
 
 def _mnist_numbers(out: dict, m: Mnist, cfg) -> None:
     out.update(mn_k_small=m.ks[0], mn_k_wide=m.ks[1], mn_n_train=m.n_train, mn_n_test=m.n_test,
-               mn_seeds=cfg.mnist_seeds, mn_steps=cfg.mnist_steps, mn_diverged=n_diverged(m)[0])
+               mn_seeds=cfg.mnist_seeds, mn_steps=cfg.mnist_steps, mn_diverged=n_diverged(m)[0], mn_runs=n_diverged(m)[1])
     for tag, i in (("small", 0), ("wide", 1)):
         ok = ~m.diverged[i]
         stats.put_mean(out, f"mn_test_{tag}", m.test_err[i], ok)
@@ -221,142 +221,151 @@ def _max_abs_diff(sw: Sweep) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Paper vs ours
+# Paper vs ours: rows built from (numbers, config) only, for the book run and a stored paper run
 # --------------------------------------------------------------------------------------------
 
 
-def _separate(a: Estimate, b: Estimate) -> bool:
-    """``a`` lies above ``b`` with separated 95% intervals."""
-    return a.n > 0 and b.n > 0 and a.lo > b.hi
+def scale(cfg) -> str:
+    """One sentence: what the chapter ran (seeds, widths, n, steps) at ``cfg``."""
+    parts = [f"XORD at $d = {cfg.d}$ ($p_+ = {cfg.p_plus:g}$, $p_- = {cfg.p_minus:g}$), $n = {cfg.n_train}$ training "
+             f"points, widths $k \\in \\{{{', '.join(map(str, cfg.ks))}\\}}$, {cfg.seeds} seeds per width, "
+             f"{cfg.steps} GD steps at $\\eta = {cfg.lr:g}$"]
+    if cfg.scaled_runs:
+        parts.append(f"the $\\eta \\propto 1/k$ control at $k \\in \\{{{', '.join(map(str, cfg.lr_scaled_ks))}\\}}$ "
+                     f"({cfg.scaled_runs} seeds)")
+    if cfg.abl_runs:
+        parts.append(f"ablations at $k \\in \\{{{cfg.abl_ks[0]}, {cfg.abl_ks[1]}\\}}$ ({cfg.abl_runs} seeds)")
+    if cfg.d_large:
+        parts.append(f"$d = {cfg.d_large}$ at $k \\in \\{{{', '.join(map(str, cfg.ks_large))}\\}}$")
+    if cfg.mnist_steps:
+        parts.append(f"MNIST {cfg.mnist_classes[0]} vs {cfg.mnist_classes[1]} ({cfg.mnist_n_train} training images, "
+                     f"$k = {cfg.mnist_k_small}$ vs ${cfg.mnist_k_wide}$, {cfg.mnist_seeds} seeds, {cfg.mnist_steps} steps)")
+    return "; ".join(parts) + "."
 
 
-def paper_vs_ours(result: Result) -> list[dict]:
-    """Rows for the closing table: the paper's statement (with where) and our verdict "reproduced:
-    yes / partly / no (reason)", decided from the intervals; our number with its 95% interval, our
-    scale; rows the paper has no counterpart for say so; the last row counts the diverged runs."""
-    cfg, sw = result.config, result.main
-    k0, k1 = sw.ks[0], sw.ks[-1]
-    scale = (f"d={cfg.d}, n={cfg.n_train}, p+={cfg.p_plus:g}, p-={cfg.p_minus:g}, {cfg.seeds} seeds, "
-             f"{cfg.steps} GD steps, eta={cfg.lr:g}")
+def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
+    """Rows of the closing table (:func:`overparam.book.comparison_table`): the paper's statement
+    (with where), the verdict ``reproduced`` (yes / partly / no, decided from the intervals) and
+    ``why``, ours with its 95% interval and run count; with a stored ``paper`` record, its value
+    in ``paper_preset``. Every cell comes from ``numbers()`` and the config (:func:`_rows`)."""
+    from .. import book
 
-    def row(quantity, paper, est, scale=scale):
-        return {"quantity": quantity, "paper": paper, "ours": est if isinstance(est, str) else f"{est:.3g}", "scale": scale}
+    return book.table_rows(_rows, numbers(result), result.config, paper)
 
-    te0, te1 = test_error(sw, 0), test_error(sw, -1)
-    miss0, miss1, bad1 = mode_share(sw, 0, "miss"), mode_share(sw, -1, "miss"), bad_share(sw, -1)
-    v_test = "yes" if _separate(te0, te1) else "no (intervals overlap)"
-    v_miss0 = "yes" if miss0.n and miss0.lo > 0 else "no (not distinguishable from 0)"
-    unc1 = mode_share(sw, -1, "unconstrained")
-    if bad1.n and bad1.value == 0:
-        v_large = "yes"
-    elif bad1.n and miss1.hi < unc1.lo:
-        v_large = ("partly (missing a positive pattern is gone or rare; errors on pattern sets "
-                   "the training data do not contain remain)")
+
+def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
+
+
+def _rows(s: dict[str, float], cfg) -> list[dict]:
+    """The rows from the numbers ``s`` and the config ``cfg`` (nothing else)."""
+    return _main_rows(s) + _control_rows(s, cfg) + _mnist_rows(s) + [_diverged_row(s, cfg)]
+
+
+def _main_rows(s: dict[str, float]) -> list[dict]:
+    from ..book import ci, separate
+
+    if s["bad_large_n"] == 0:
+        v_large = ("no", "not measured: no run at zero loss")
+    elif s["bad_large"] == 0:
+        v_large = ("yes", "no bad global minimum")
+    elif s["miss_pattern_large_hi"] < s["unconstrained_large_lo"]:
+        v_large = ("partly", "missed patterns rare; errors on unseen pattern sets remain")
     else:
-        v_large = "no (bad global minima that miss a positive pattern remain)" if bad1.n else "not measured"
-    rows = [
-        row(f"mean test error, k={k0} vs k={k1}",
-            f"larger networks generalize better (abstract) — reproduced: {v_test}", f"{te0:.3g} vs {te1:.3g}"),
-        row(f"global minima (zero hinge loss) that miss a positive pattern, k={k0}",
-            f"k=2 reaches such a bad global minimum with constant probability (theorem) — reproduced: {v_miss0}",
-            f"{miss0:.3g} of the runs at zero loss ({fit_share(sw, 0):.3g} of all runs reach it)"),
-        row(f"bad global minima (zero loss, test error > 0), k={k1}",
-            f"zero test error w.h.p. for k >= 120 (theorem, under its conditions on the sample) — reproduced: {v_large}",
-            f"{bad1:.3g}; of them missing a positive pattern: {miss1:.3g}"),
+        v_large = ("no", "minima that miss a positive pattern remain")
+    full = s["full_large"]
+    v_explore = (("no", "not measured") if s["full_large_n"] == 0 else ("yes", "every run explores all four")
+                 if full == 1 else ("partly", f"{full:.2f} of the runs explore all four"))
+    return [
+        _row("test_error", "mean test error, smallest vs largest width $k$", "larger networks generalize better (abstract)",
+             ("yes", "intervals separate") if separate(s, "test_small", "test_large") else ("no", "intervals overlap"),
+             f"{ci(s, 'test_small')} vs {ci(s, 'test_large')}"),
+        _row("miss_small", "share of global minima (zero hinge loss) that miss a positive pattern, smallest $k$",
+             "$k = 2$ reaches such a bad global minimum with constant probability (theorem)",
+             ("yes", "interval above 0") if s["miss_pattern_small_n"] and s["miss_pattern_small_lo"] > 0
+             else ("no", "not distinguishable from 0"),
+             f"{ci(s, 'miss_pattern_small')} of the runs at zero loss ({ci(s, 'fit_small')} of all runs reach it)"),
+        _row("bad_large", "bad global minima (zero loss, test error above 0), largest $k$",
+             "zero test error with high probability for $k \\ge 120$ (theorem, under its conditions on the sample)",
+             v_large, f"{ci(s, 'bad_large')}; missing a positive pattern: {ci(s, 'miss_pattern_large')}"),
+        _row("exploration", "patterns detected at initialization (share), smallest / largest $k$",
+             "large $k$ explores every pattern (analysis, qualitative)", v_explore,
+             f"{ci(s, 'explore_small')} / {ci(s, 'explore_large')}; runs exploring all four at the largest $k$: "
+             f"{ci(s, 'full_large')}; closed form $1-(3/4)^k$ at the smallest $k$: {s['explore_theory_small']:.3f}"),
+        _row("clustering", "clustering after training (weighted cosine), largest $k$",
+             "filters cluster on the patterns (analysis, qualitative)",
+             ("yes", "above random directions") if s["clust_large_n"] and s["clust_large_lo"] > s["clust_random"]
+             else ("no", "not above random directions"),
+             f"{ci(s, 'clust_large')}; random directions: {s['clust_random']:.3f}"),
     ]
-    if result.scaled is not None:
-        sc = result.scaled
-        b_f, b_s = bad_share(sw, -1), bad_share(sc, -1)
-        m_s = mode_share(sc, -1, "miss")
-        rows.append(row(f"step-size control: bad global minima at k={sc.ks[-1]}, eta fixed vs eta*k fixed",
-                        "not in the paper's statements",
-                        f"{b_f:.3g} vs {b_s:.3g}; missing a positive pattern at eta*k fixed: {m_s:.3g}",
-                        f"eta_k = {cfg.lr:g} * {sc.ks[0]} / k, {cfg.scaled_runs} seeds, same data and inits"))
-    rows += [
-        row(f"exploration at init (share of patterns detected), k={k0} / k={k1}",
-            f"large k explores every pattern (analysis, qualitative) — reproduced: {_explore_verdict(sw)}",
-            f"{explore_mean(sw, 0):.3g} / {explore_mean(sw, -1):.3g}; runs with all four explored at k={k1}: "
-            f"{full_share(sw, -1):.3g}; our closed form 1-(3/4)^k at k={k0}: {exploration_theory(k0):.3f}"),
-        row(f"clustering after training (weighted cosine), k={k1}",
-            "filters cluster on the patterns (analysis, qualitative) — reproduced: yes"
-            if stats.mean_ci(sw.clustering_final[-1], ~sw.diverged[-1]).lo > RANDOM_COSINE
-            else "filters cluster on the patterns (analysis, qualitative) — reproduced: no",
-            stats.mean_ci(sw.clustering_final[-1], ~sw.diverged[-1]), scale + f"; random directions: {RANDOM_COSINE:.3f}"),
-    ]
-    rows += _ablation_rows(result.ablations, cfg) + _large_rows(result.large) + _mnist_rows(result.mnist, cfg)
-    rows.append(row("diverged runs (excluded from every statistic)", "not applicable", _diverged_text(result), "all parts"))
+
+
+def _control_rows(s: dict[str, float], cfg) -> list[dict]:
+    """The step-size control, the ablations of the training data and the larger ``d``."""
+    from ..book import ci, separate
+
+    rows = []
+    if "bad_share_large_lr_scaled" in s:
+        rows.append(_row(
+            "lr_scaled", "step-size control: missed positive patterns at zero loss, smallest vs largest $k$, at $\\eta k$ fixed",
+            "the width effect is not a step-size effect (not tested in the paper)",
+            ("yes", "intervals separate") if separate(s, "miss_pattern_small_lr_scaled", "miss_pattern_large_lr_scaled")
+            else ("partly", "intervals overlap"),
+            f"{ci(s, 'miss_pattern_small_lr_scaled')} vs {ci(s, 'miss_pattern_large_lr_scaled')}; bad global minima at "
+            f"the largest $k$, $\\eta$ fixed vs $\\eta k$ fixed: {ci(s, 'bad_share_large_lr_fixed')} vs "
+            f"{ci(s, 'bad_share_large_lr_scaled')}"))
+    if "abl_diverse_bad_large" in s:
+        conds = [("diverse", "all diverse")] + [(f"n{n}", f"$n = {n}$") for n in cfg.abl_ns] + [("p", f"$p = {cfg.abl_p:g}$")]
+        big = f"n{cfg.abl_ns[-1]}"
+        rows.append(_row(
+            "ablations", "ablations of the training data: bad global minima at the larger ablation width",
+            "zero test error needs enough diverse training points (the theorem's conditions on the sample)",
+            ("yes", f"fewer at $n = {cfg.abl_ns[-1]}$, intervals separate") if separate(s, "abl_base_bad_large", f"abl_{big}_bad_large")
+            else ("partly", "intervals overlap"),
+            f"as run: {s['abl_base_bad_large']:.3g}; " + "; ".join(f"{t}: {s[f'abl_{k}_bad_large']:.3g}" for k, t in conds)
+            + f" ({cfg.abl_runs} seeds each)"))
+    if "dl_test_small" in s:
+        rows.append(_row(
+            "large_d", f"mean test error at $d = {cfg.d_large}$, smallest vs largest $k$",
+            "larger networks generalize better (abstract), at a larger $d$",
+            ("yes", "intervals separate") if separate(s, "dl_test_small", "dl_test_large") else ("no", "intervals overlap"),
+            f"{ci(s, 'dl_test_small')} vs {ci(s, 'dl_test_large')}"))
     return rows
 
 
-def _explore_verdict(sw: Sweep) -> str:
-    """"yes" when every run of the widest net explored all four patterns at init."""
-    full = full_share(sw, -1)
-    if not full.n:
-        return "not measured"
-    return "yes" if full.value == 1 else f"partly (not every run at k={sw.ks[-1]} explores all four patterns)"
+def _mnist_rows(s: dict[str, float]) -> list[dict]:
+    from ..book import ci, separate
 
-
-def _ablation_rows(ab: Ablations | None, cfg) -> list[dict]:
-    if ab is None:
+    if "mn_test_small" not in s:
         return []
-    out = []
-    for name, sw in zip(ab.names, ab.sweeps):
-        out.append({"quantity": f"ablation {name}: bad global minima, k={sw.ks[0]} vs k={sw.ks[1]}",
-                    "paper": "not in the paper's statements",
-                    "ours": f"{bad_share(sw, 0):.3g} vs {bad_share(sw, 1):.3g} (runs at zero loss: "
-                            f"{fit_share(sw, 0):.3g} vs {fit_share(sw, 1):.3g})",
-                    "scale": f"n={sw.n_train}, training p+=p-={sw.p_train:g}, {cfg.abl_runs} seeds, eta={cfg.lr:g}"})
-    return out
-
-
-def _large_rows(sw: Sweep | None) -> list[dict]:
-    if sw is None:
-        return []
-    return [{"quantity": f"mean test error at d={sw.d}, k={sw.ks[0]} vs k={sw.ks[-1]}", "paper": "not in the paper's statements",
-             "ours": f"{test_error(sw, 0):.3g} vs {test_error(sw, -1):.3g}",
-             "scale": f"d={sw.d}, k in {tuple(sw.ks)}, same n, p, seeds, steps"}]
-
-
-def _mnist_rows(m: Mnist | None, cfg) -> list[dict]:
-    if m is None:
-        return []
-    ok = ~m.diverged
-    ts, tw = stats.mean_ci(m.test_err[0], ok[0]), stats.mean_ci(m.test_err[1], ok[1])
-    if min(ts.n, tw.n) < 5:
-        verdict = f"not decided ({min(ts.n, tw.n)} seeds)"
-    elif _separate(ts, tw):
-        verdict = "yes" if _fits(m) else (
-            "partly (the wide net's test error is lower, but neither net fits its training set, "
-            "so this compares networks stopped early, not global minima)")
-    elif _separate(tw, ts):
-        verdict = "no (the small net has the lower test error here)"
+    n = int(min(s["mn_test_small_n"], s["mn_test_wide_n"]))
+    fits = n > 0 and s["mn_train_small"] == 0 and s["mn_train_wide"] == 0
+    if n < 5:
+        verdict = ("no", f"not decided: {n} seeds")
+    elif separate(s, "mn_test_small", "mn_test_wide"):
+        verdict = ("yes", "intervals separate") if fits else ("partly", "lower, but neither net fits its training set")
+    elif separate(s, "mn_test_wide", "mn_test_small"):
+        verdict = ("no", "the small net is better here")
     else:
-        verdict = "no (the intervals overlap)"
-
-    def est(x, i):
-        return f"{stats.mean_ci(x[i], ok[i]):.3g}"
-
-    scale = (f"digits {cfg.mnist_classes}, {m.n_train} train / {m.n_test} test images, "
-             f"{cfg.mnist_seeds} seeds, {cfg.mnist_steps} GD steps")
+        verdict = ("no", "intervals overlap")
     return [
-        {"quantity": f"MNIST test error, k={m.ks[0]} vs k={m.ks[1]} (reduced)",
-         "paper": f"wide net generalizes better (MNIST experiment) — reproduced: {verdict}",
-         "ours": f"{ts:.3g} vs {tw:.3g} (training error {est(m.train_err, 0)} vs {est(m.train_err, 1)})", "scale": scale},
-        {"quantity": f"MNIST clustering (cosine to {m.ks[0]} centres), wide: trained vs init",
-         "paper": "trained filters cluster (MNIST experiment, qualitative) — reproduced: "
-                  + ("yes" if _separate(stats.mean_ci(m.cos_trained[1], ok[1]), stats.mean_ci(m.cos_init[1], ok[1]))
-                     else "no (intervals overlap)"),
-         "ours": f"{est(m.cos_trained, 1)} vs {est(m.cos_init, 1)}", "scale": "same"},
+        _row("mnist_test", "MNIST test error, small vs wide net (reduced)", "the wide net generalizes better (MNIST experiment)",
+             verdict, f"{ci(s, 'mn_test_small')} vs {ci(s, 'mn_test_wide')} (training error {ci(s, 'mn_train_small')} vs "
+                      f"{ci(s, 'mn_train_wide')})"),
+        _row("mnist_clustering", "MNIST clustering (cosine to the cluster centres), wide net: trained vs initialization",
+             "trained filters cluster (MNIST experiment, qualitative)",
+             ("yes", "intervals separate") if separate(s, "mn_cos_wide", "mn_cos_wide_init") else ("no", "intervals overlap"),
+             f"{ci(s, 'mn_cos_wide')} vs {ci(s, 'mn_cos_wide_init')}"),
     ]
 
 
-def _fits(m: Mnist) -> bool:
-    """Every valid MNIST run of both widths ends at zero training error."""
-    ok = ~m.diverged
-    return bool(ok.any()) and bool((m.train_err[ok] == 0).all())
-
-
-def _diverged_text(result: Result) -> str:
-    parts = [(f"d={result.config.d}", result.main), ("eta ~ 1/k", result.scaled), ("10x steps", result.stuck),
-             ("ablations", result.ablations), (f"d={result.config.d_large}", result.large), ("MNIST", result.mnist)]
-    return "; ".join(f"{a} of {b} ({name})" for name, sub in parts if sub is not None for a, b in [n_diverged(sub)])
+def _diverged_row(s: dict[str, float], cfg) -> dict:
+    """How many runs diverged, per part (they are excluded from every statistic)."""
+    parts = [(f"$d = {cfg.d}$", "diverged", "runs"), ("$\\eta \\propto 1/k$", "sc_diverged", "sc_runs"),
+             ("10x steps", "stuck_diverged", "stuck_runs"), ("ablations", "abl_diverged", "abl_runs_total"),
+             (f"$d = {cfg.d_large}$", "dl_diverged", "dl_runs"), ("MNIST", "mn_diverged", "mn_runs")]
+    found = [(name, s[a], s[b]) for name, a, b in parts if a in s and b in s]
+    total = sum(a for _, a, _ in found)
+    return _row("diverged", "diverged runs (excluded from every statistic)", "gradient descent is stable (the analysis)",
+                ("yes", "no run diverged") if total == 0 else ("partly", f"{total:.0f} runs diverged"),
+                "; ".join(f"{a:.0f} of {b:.0f} ({name})" for name, a, b in found))
