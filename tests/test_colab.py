@@ -3,7 +3,8 @@
 1. The cell of every chapter in ``_toc.yml`` installs from the URL and branch written in ``_config.yml``
    (``repository.url``, ``repository.branch``: the one place the URL lives; the Colab launch buttons are
    made from it too), under the distribution name of ``pyproject.toml``, and only when
-   ``"google.colab" in sys.modules``.
+   ``"google.colab" in sys.modules``. Outside Colab it says how to install the library (a comment with
+   the same ``pip install`` command) and checks ``import overparam`` with an error that repeats it.
 2. The install itself, reproduced here: a fresh virtual environment holding only what Colab brings
    and the cell relies on (PyTorch ``torch==2.13.0`` and ``ipykernel``, pinned as in
    ``requirements.txt``; everything else must come from the library's declared dependencies), then
@@ -98,6 +99,23 @@ def test_colab_cell_installs_from_the_configured_repository(stem):
     assert guard, f"{stem}: the install is not guarded by `{GUARD}`"
     assert lines[i].startswith((" ", "\t")), f"{stem}: the install line is not inside the guard's block"
     assert "import sys" in src, f"{stem}: the Colab cell uses sys without importing it"
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_colab_cell_tells_a_reader_outside_colab_how_to_install(stem):
+    """Outside Colab (a downloaded notebook) the cell says, in a comment, the one command that installs
+    the library, and checks the import with an error that repeats it (not a bare ModuleNotFoundError)."""
+    _, src = _colab_cell(stem)
+    url, branch = _repository()
+    command = f'pip install "{_dist_name()} @ git+{url}@{branch}"'
+    comments = [ln for ln in src.splitlines() if ln.lstrip().startswith("#")]
+    assert any(command in ln for ln in comments), f"{stem}: no comment with the install command `{command}`:\n{src}"
+    lines = [ln.strip() for ln in src.splitlines()]
+    assert "try:" in lines and "import overparam" in lines and "except ImportError:" in lines, (
+        f"{stem}: the Colab cell does not check `import overparam`:\n{src}")
+    raise_line = lines[lines.index("except ImportError:") + 1]
+    assert raise_line.startswith("raise ImportError(") and command in raise_line, (
+        f"{stem}: the import check's error does not give the install command `{command}`: {raise_line}")
 
 
 # --------------------------------------------------------------------------------------------- the install

@@ -7,7 +7,7 @@ rate ``1e-3`` is our ``2e-3``.
 
 The threshold sweep is over-parameterized at every n: the check below requires ``width * (d + 1)``
 (the parameter count of the bias-free network) to be at least ``4 * max(n_grid)``. Both
-initialisations (and the init-scale sweep) share one learning rate and one number of steps, so they
+initializations (and the init-scale sweep) share one learning rate and one number of steps, so they
 are compared at equal gradient-flow time ``lr * steps``.
 """
 
@@ -41,8 +41,8 @@ class Config(ChapterConfig):
     width: int = param(86, Int(2, 1_000_000), "hidden units m (even; width*(d+1) >= 4*max(n_grid))")
     small_init: float = param(1e-6, Float(0, 1, low_open=True), "small init scale lambda")
     large_init: float = param(2.0, Float(0, 1000, low_open=True), "large init scale (paired neurons, f = 0 at init)")
-    lr: float = param(0.1, Float(0, 100, low_open=True), "GD step size (every initialisation)")
-    steps: int = param(12_000, Int(1, 100_000_000), "GD steps per run (every initialisation)")
+    lr: float = param(0.1, Float(0, 100, low_open=True), "GD step size (every initialization)")
+    steps: int = param(12_000, Int(1, 100_000_000), "GD steps per run (every initialization)")
     seeds: int = param(10, Int(1, 10_000), "data sets (and inits) per n")
     n_test: int = param(2000, Int(10, 10_000_000), "test samples per data set")
     grad_tol: float = param(1e-2, Float(**_POS), "convergence: mean-gradient norm below this")
@@ -57,7 +57,7 @@ class Config(ChapterConfig):
     ascent_lr: float = param(0.5, Float(0, 10, low_open=True), "ascent step size")
 
     def check(self) -> None:
-        require(self.width % 2 == 0, "width", self.width, "even (the large initialisation pairs neurons)")
+        require(self.width % 2 == 0, "width", self.width, "even (the large initialization pairs neurons)")
         require(self.large_init > self.small_init, "large_init", self.large_init, f"larger than small_init={self.small_init}")
         need = 4 * max(self.n_grid)
         require(self.width * (self.d + 1) >= need, "width", self.width,

@@ -1,6 +1,6 @@
 """The function G of the early-alignment phase and its extremal vectors (compute only).
 
-With a small, balanced initialisation the output stays ~0 for a while and each neuron's direction
+With a small, balanced initialization the output stays ~0 for a while and each neuron's direction
 follows ``sign(a_j)`` times the Riemannian gradient of
 
     G(w) = (1/n) sum_i y_i relu(w . x_i)        on the unit sphere            (early-alignment ODE)

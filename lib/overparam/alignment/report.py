@@ -40,7 +40,7 @@ def _stalled(train: torch.Tensor, ols_train: torch.Tensor) -> torch.Tensor:
 
 
 def stall_share(thr: Threshold, init: int = 0) -> list[Estimate]:
-    """Per n: the share of valid (not diverged) runs of initialisation ``init`` (0 small, 1 large) that
+    """Per n: the share of valid (not diverged) runs of initialization ``init`` (0 small, 1 large) that
     do not interpolate, converged or not, with its binomial interval."""
     st = _stalled(thr.train[:, init], thr.ols_train)
     return [stats.share_ci(st[i], ~thr.diverged[i, init]) for i in range(len(thr.n_grid))]

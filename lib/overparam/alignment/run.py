@@ -4,7 +4,7 @@
     and a training loss that plateaus above the global minimum 0 (at the affine least-squares loss)
     with a vanishing gradient;
 (b) ``threshold``: a noisy linear teacher, final train/test loss vs n for a small and a large
-    initialisation at the same learning rate and steps, over-parameterized at every n, OLS as
+    initialization at the same learning rate and steps, over-parameterized at every n, OLS as
     reference, convergence checked by a mean gradient and a loss plateau; ``scales``: train/test loss
     at one n across init scales;
 (c) ``extremal``: extremal vectors of G found directly (projected gradient ascent on the sphere from
@@ -123,7 +123,7 @@ class Extremal:
     ``cos_beta`` (top maximiser vs the teacher): from the data alone. ``align_early`` / ``align_final``:
     :func:`alignment_score` of the small-init net at the end of its alignment phase (``align_step``: the
     last snapshot before the loss fell by 1%) and at the end; ``align_random``: the same score for the
-    random directions of its initialisation (control); ``diverged``: the small-init nets that diverged
+    random directions of its initialization (control); ``diverged``: the small-init nets that diverged
     (their scores are not valid).
     """
 
@@ -275,7 +275,7 @@ def _window(cfg: Config) -> int:
 
 
 def _fit(cfg: Config, n: int, dat: _Data, dev, progress: bool) -> tuple[train.TrainResult, Fits]:
-    """Train every initialisation on the ``S`` data sets of one n, as one ensemble (``K S`` members,
+    """Train every initialization on the ``S`` data sets of one n, as one ensemble (``K S`` members,
     blocks of ``S``: small, large, then the init-scale sweep at ``scale_n``), one learning rate."""
     net, S, window = _net(cfg, cfg.small_init), cfg.seeds, _window(cfg)
     p0 = _init(cfg, n, dev)
@@ -334,7 +334,7 @@ def _extremal_at(cfg: Config, n: int, dat: _Data, res: train.TrainResult, p0, de
         row = [float(e["max"][0].double() @ beta) if len(e["max_G"]) else 0.0,
                alignment_score(snap["w"][s].double(), snap["a"][s].double(), e),
                alignment_score(P["w"][s].cpu().double(), P["a"][s].cpu().double(), e),
-               # control: the same score for the random directions of the initialisation
+               # control: the same score for the random directions of the initialization
                alignment_score(p0["w"][s].cpu().double(), p0["a"][s].cpu().double(), e),
                res.snapshot_steps[k] if res.snapshot_steps else 0,
                float(e2["max"][0].double() @ beta) if len(e2["max_G"]) else 0.0,
@@ -346,7 +346,7 @@ def _extremal_at(cfg: Config, n: int, dat: _Data, res: train.TrainResult, p0, de
 def _threshold(cfg: Config, dev, progress: bool) -> tuple[Threshold, Scales, Extremal]:
     S, fits, ols, rows, scale = cfg.seeds, [], [], [], None
     for n in cfg.n_grid:
-        # Seeds in the ensemble axis: S data sets drawn once, shared by every initialisation.
+        # Seeds in the ensemble axis: S data sets drawn once, shared by every initialization.
         dat = _draw(cfg, n)
         res, fit = _fit(cfg, n, dat, dev, progress)
         fits.append({f.name: getattr(fit, f.name)[: 2 * S] for f in fields(Fits)})
@@ -389,7 +389,7 @@ def estimate_seconds(cfg: Config, device="auto") -> float:
 def run(cfg: Config, *, device="auto", progress: bool = True) -> Result:
     """Run the three experiments of the chapter (arXiv 2410.02348, Sections 3-4 and its experiments;
     arXiv 2401.10791 for the toy). One batched training for the toy and one per n (seeds and both
-    initialisations in the ensemble axis). Prints the estimate first when it exceeds 10 s."""
+    initializations in the ensemble axis). Prints the estimate first when it exceeds 10 s."""
     require_config(cfg, Config, "alignment")
     dev = resolve_device(device)
     announce("alignment", estimate_seconds(cfg, dev), dev, progress)

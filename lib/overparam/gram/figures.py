@@ -18,7 +18,7 @@ __all__ = ["key_data", "plot_key", "plot_loss", "plot_spectrum", "plot_bound", "
 
 
 def _level_colors(n: int) -> list:
-    """One colour per trained level: the book's cycle, or viridis (without its pale end) for many."""
+    """One color per trained level: the book's cycle, or viridis (without its pale end) for many."""
     if n <= len(style.COLORS):
         return [style.color(i) for i in range(n)]
     import matplotlib.pyplot as plt

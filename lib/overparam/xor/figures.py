@@ -266,7 +266,7 @@ def plot_mnist(result: Result):
         _bar(axes[1], j - 0.18, mean_ci(m.cos_init[j], ok[j]), 0.36, "0.7", "init" if j == 0 else None)
         _bar(axes[1], j + 0.18, mean_ci(m.cos_trained[j], ok[j]), 0.36, style.color(j), "trained" if j == 0 else None)
     axes[0].set_ylabel("error (reduced MNIST)")
-    axes[1].set_ylabel(f"cosine to nearest\nof {m.ks[0]} centres")
+    axes[1].set_ylabel(f"cosine to nearest\nof {m.ks[0]} centers")
     for ax in axes:
         if not ax.patches:
             style.empty_panel(ax)

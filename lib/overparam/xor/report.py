@@ -352,7 +352,7 @@ def _mnist_rows(s: dict[str, float]) -> list[dict]:
         _row("mnist_test", "MNIST test error, small vs wide net (reduced)", "the wide net generalizes better (MNIST experiment)",
              verdict, f"{ci(s, 'mn_test_small')} vs {ci(s, 'mn_test_wide')} (training error {ci(s, 'mn_train_small')} vs "
                       f"{ci(s, 'mn_train_wide')})"),
-        _row("mnist_clustering", "MNIST clustering (cosine to the cluster centres), wide net: trained vs initialization",
+        _row("mnist_clustering", "MNIST clustering (cosine to the cluster centers), wide net: trained vs initialization",
              "trained filters cluster (MNIST experiment, qualitative)",
              ("yes", "intervals separate") if separate(s, "mn_cos_wide", "mn_cos_wide_init") else ("no", "intervals overlap"),
              f"{ci(s, 'mn_cos_wide')} vs {ci(s, 'mn_cos_wide_init')}"),
