@@ -21,7 +21,8 @@ forward ``2 n m d`` (first layer) + ``2 n m`` (output layer), backward ``2 n m d
 Where a measurement would take longer than ``--budget`` seconds it is extrapolated linearly and flagged:
 the loop is timed on a subset of the members (each member's work is identical), the batched trainers on
 fewer steps (each full-batch step's work is identical), and autograd on a subset of members when its
-activations would not fit in ``--autograd-mem`` GB. Timings exclude one-off warm-up (first call of the
+activations would not fit in ``--autograd-mem`` GB. Only the per-step part is scaled: the seconds of a
+run of 0 steps (argument checks, parameter copies, the final loss) are counted once. Timings exclude one-off warm-up (first call of the
 optimizer, first allocation). The machine may be shared: run it more than once and keep the best.
 """
 
@@ -109,6 +110,23 @@ def time_loop(model, params, x, y, steps: int, dev) -> tuple[float, torch.Tensor
     return CLOCK() - t0, hist
 
 
+def time_scaled(model, params, x, y, fast: bool, dev, budget: float) -> tuple[int, float, float, torch.Tensor]:
+    """``(steps, fixed, t, losses)``: a run of ``steps`` (``STEPS``, or fewer to stay within ``budget``)
+    taking ``t`` seconds, and ``fixed``, the seconds of a run of 0 steps (checks, copies, the final
+    loss): what a run costs once, not per step, and is not scaled when steps are extrapolated."""
+    fixed, _ = time_batched(model, params, x, y, 0, fast, dev)
+    probe, _ = time_batched(model, params, x, y, 3, fast, dev)
+    per_step = max(probe - fixed, 1e-9) / 3
+    steps = STEPS if fixed + per_step * STEPS <= budget else max(3, int((budget - fixed) / per_step))
+    t, losses = time_batched(model, params, x, y, steps, fast, dev)
+    return steps, fixed, t, losses
+
+
+def scaled(t: float, fixed: float, steps: int) -> float:
+    """Seconds of ``STEPS`` steps from a run of ``steps`` that took ``t`` (the fixed part counted once)."""
+    return t if steps == STEPS else fixed + max(t - fixed, 0.0) * STEPS / steps
+
+
 def subset(params, k: int):
     return {name: v[:k].contiguous() for name, v in params.items()}
 
@@ -119,12 +137,10 @@ def bench_cell(E: int, m: int, dev, dtype, budget: float, autograd_mem_gb: float
 
     # --- batched, hand-written gradients: all members; fewer steps if the budget demands it
     time_batched(model, params, x, y, 2, True, dev)  # warm-up (workspace, first allocations)
-    probe, _ = time_batched(model, params, x, y, 3, True, dev)
-    steps_fast = STEPS if probe / 3 * STEPS <= budget else max(3, int(budget / (probe / 3)))
-    t, loss_fast = time_batched(model, params, x, y, steps_fast, True, dev)
-    out["fast"] = t * STEPS / steps_fast
+    steps_fast, fixed, t, loss_fast = time_scaled(model, params, x, y, True, dev, budget)
+    out["fast"] = scaled(t, fixed, steps_fast)
     if steps_fast < STEPS:
-        out["notes"].append(f"fast: {steps_fast} steps x{STEPS / steps_fast:.1f}")
+        out["notes"].append(f"fast: {steps_fast} steps, scaled")
 
     # --- batched autograd: fewer members if the activations would not fit, fewer steps if slow
     if not skip_autograd:
@@ -132,10 +148,8 @@ def bench_cell(E: int, m: int, dev, dtype, budget: float, autograd_mem_gb: float
         k_ag = E if bytes_act <= autograd_mem_gb * 2**30 else max(1, int(E * autograd_mem_gb * 2**30 / bytes_act))
         p_ag = params if k_ag == E else subset(params, k_ag)
         time_batched(model, p_ag, x, y, 2, False, dev)
-        probe, _ = time_batched(model, p_ag, x, y, 3, False, dev)
-        steps_ag = STEPS if probe / 3 * STEPS <= budget else max(3, int(budget / (probe / 3)))
-        t, _ = time_batched(model, p_ag, x, y, steps_ag, False, dev)
-        out["autograd"] = t * (STEPS / steps_ag) * (E / k_ag)
+        steps_ag, fixed_ag, t, _ = time_scaled(model, p_ag, x, y, False, dev, budget)
+        out["autograd"] = scaled(t, fixed_ag, steps_ag) * (E / k_ag)
         if k_ag < E or steps_ag < STEPS:
             out["notes"].append(f"autograd: {k_ag}/{E} members, {steps_ag} steps")
 
@@ -145,7 +159,8 @@ def bench_cell(E: int, m: int, dev, dtype, budget: float, autograd_mem_gb: float
     per_member = t1 / 3 * steps_fast
     k_loop = E if per_member * E <= budget else max(1, min(E, int(budget / per_member)))
     t, hist = time_loop(model, subset(params, k_loop), x, y, steps_fast, dev)
-    out["loop"] = t * (E / k_loop) * (STEPS / steps_fast)
+    fixed_loop = time_loop(model, subset(params, k_loop), x, y, 0, dev)[0] if steps_fast < STEPS else 0.0
+    out["loop"] = scaled(t, fixed_loop, steps_fast) * (E / k_loop)
     if k_loop < E:
         out["notes"].append(f"loop: {k_loop}/{E} members")
     if steps_fast < STEPS:
@@ -218,13 +233,17 @@ def main(argv=None):
             )
     print("# agree: max relative difference of the loss trajectories (fast trainer vs the loop) over the members the loop ran")
     print("# targets (issue 3, 2 cores): loop/fast >= 15x at E=1000 m=10; >= 3x at E=1000 m=100; fast >= 25% of peak at m >= 100; loop/fast >= 1 at E=1")
+    print("# target (issue 18): fast >= 25% of the matmul peak at E=1000 m=1000 (10.4% before)")
     checks = []
     for r in rows:
+        if r["E"] == 1000 and r["m"] == 1000:
+            checks.append((f"E=1000 m=1000 fast >= 25% of peak (issue 18): {100 * r['fast_gflops'] / peak:.1f}%",
+                           r["fast_gflops"] / peak >= 0.25))
         if r["E"] == 1000 and r["m"] == 10:
             checks.append(("E=1000 m=10 loop/fast >= 15", r["loop"] / r["fast"] >= 15))
         if r["E"] == 1000 and r["m"] == 100:
             checks.append(("E=1000 m=100 loop/fast >= 3", r["loop"] / r["fast"] >= 3))
-        if r["m"] >= 100 and r["E"] >= 100:
+        if r["m"] >= 100 and r["E"] >= 100 and (r["E"], r["m"]) != (1000, 1000):
             checks.append((f"E={r['E']} m={r['m']} fast >= 25% of peak", r["fast_gflops"] / peak >= 0.25))
         if r["E"] == 1:
             checks.append((f"E=1 m={r['m']} loop/fast >= 1", r["loop"] / r["fast"] >= 1))

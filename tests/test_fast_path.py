@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import pytest
@@ -10,6 +11,8 @@ import torch
 
 from overparam import _fastpath, models, reference
 from overparam.train import loss_per_member, train
+
+train_module = importlib.import_module("overparam.train")
 
 DT = torch.float64
 
@@ -142,3 +145,61 @@ def test_fast_path_does_not_touch_params_and_reuses_no_output_buffers():
         assert torch.equal(params[k], before[k])
     for k in g1:
         assert torch.equal(g1[k], saved[k])
+
+
+@pytest.mark.parametrize("loss, bias, per_x, per_y, scale", [(lo, b, px, py, sc) for lo, b, to, px, py, sc in CASES if to])
+def test_loss_only_path_equals_the_forward(loss, bias, per_x, per_y, scale):
+    """``two_layer_loss`` (the trainer's full loss) equals ``loss_per_member(model.forward)``, in one
+    chunk, ragged chunks and one member per chunk."""
+    model = models.TwoLayerReLU(d=4, width=7, bias=bias, output_scale=scale, init_scale=0.8)
+    E, n = 11, 17
+    params = model.init(E, seed=3, dtype=DT)
+    x, y = problem(E, n, 4, per_x, per_y, seed=4)
+    want = loss_per_member(model.forward(params, x), y, loss)
+    for chunk_bytes in (None, 3 * n * 7 * 8, 1):
+        torch.testing.assert_close(_fastpath.two_layer_loss(model, params, x, y, loss, chunk_bytes=chunk_bytes), want)
+    assert _fastpath.two_layer_loss(model, params, x, y, "l1") is None
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_trainer_full_loss_in_member_chunks(monkeypatch, fast):
+    """The recorded SGD losses (full loss without gradients) are the same with the evaluation split
+    into chunks of two members (fast=False: model.forward per chunk) as in one pass."""
+    model = models.TwoLayerReLU(d=4, width=9, bias=True, output_scale="ntk")
+    params = model.init(7, seed=5, dtype=DT)
+    x, y = problem(7, 30, 4, per_x=True, per_y=True, seed=6)
+    kw = dict(steps=12, lr=0.2, batch_size=8, seed=1, record_steps=range(0, 13, 3), progress=False, fast=fast)
+    whole = train(model, params, x, y, **kw)
+    monkeypatch.setattr(train_module, "LOSS_CHUNK_BYTES", {"cpu": 2 * model.forward_numel(1, 30) * 8, "cuda": 1})
+    monkeypatch.setattr(_fastpath, "_CPU_CHUNK_BYTES", 2 * 9 * 30 * 8)
+    chunked = train(model, params, x, y, **kw)
+    torch.testing.assert_close(chunked.loss, whole.loss, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(chunked.params["w"], whole.params["w"], atol=1e-12, rtol=1e-12)
+
+
+def test_memory_guard_counts_chunks_on_the_fast_path(monkeypatch):
+    """A run whose full (E, n, m) forward would exceed the memory limit is accepted on the fast path
+    (which never holds it) and refused on the autograd path (which does)."""
+    from overparam import device
+
+    model = models.TwoLayerReLU(d=4, width=100)
+    params = model.init(200, seed=0)  # one full forward: 2 x 200 x 1000 x 100 floats = 160 MB
+    x, y = problem(200, 1000, 4, per_x=False, per_y=False)
+    x, y = x.float(), y.float()
+    monkeypatch.setattr(device, "MEMORY_LIMIT_GB", 0.1)
+    res = train(model, params, x, y, steps=1, lr=0.1, progress=False)
+    assert res.loss.shape == (2, 200)
+    with pytest.raises(ValueError, match="memory limit"):
+        train(model, params, x, y, steps=1, lr=0.1, progress=False, fast=False)
+
+
+def test_huge_finite_parameters_are_not_divergence():
+    """The divergence check sums each member's parameters: a sum that overflows float32 while every
+    entry is finite is rechecked exactly and not reported (inputs 0: the loss stays finite)."""
+    model = models.TwoLayerReLU(d=3, width=4, init_scale=1.0)
+    params = model.init(2, seed=0)
+    params["w"][0, 0, :2] = 3e38  # finite, but the row sum overflows
+    x, y = torch.zeros(5, 3), torch.ones(5)
+    res = train(model, params, x, y, steps=2, lr=0.1, record_steps=[0, 1, 2], progress=False)
+    assert res.diverged_at.tolist() == [-1, -1]
+    assert torch.isinf(res.params["w"][0].sum())

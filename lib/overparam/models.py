@@ -146,7 +146,7 @@ class TwoLayerReLU:
     - ``"gaussian"``: ``a ~ N(0, output_std^2)`` (``output_std`` defaults to ``init_scale``);
     - ``"sign"``: ``a ~ Unif{-1, +1}`` (Arora et al. 2019: fixed output layer);
     - ``"balanced"``: ``a_j = +-||(w_j, b_j)||`` with a random sign (Boursier & Flammarion 2024/25:
-      balanced small initialisation).
+      balanced small initialization).
 
     ``train_output=False`` keeps ``a`` fixed.
     """
