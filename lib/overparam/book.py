@@ -33,6 +33,7 @@ __all__ = [
     "live_panel",
     "in_colab",
     "comparison_table",
+    "row",
     "check_rows",
     "table_rows",
     "ci",
@@ -178,6 +179,13 @@ VERDICTS = ("yes", "partly", "no")
 #: The keys every row of a chapter's ``paper_vs_ours`` has (``"paper_preset"`` besides, when a
 #: stored ``paper`` record was passed).
 ROW_KEYS = ("id", "quantity", "paper", "reproduced", "why", "ours")
+
+
+def row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict[str, str]:
+    """One row of a chapter's closing table (keys :data:`ROW_KEYS`); ``verdict`` is
+    ``(reproduced, why)``, e.g. ``("yes", "intervals separate")``."""
+    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
+
 #: Plain-text maths that must be written as MyST maths (``$...$``) in a row's text.
 ASCII_MATHS = re.compile(r"\^|sqrt\(|\w_[{\w]|->|<=|>=|\|\||\beta\s*\*|\*\s*k\b|\b(?:lambda|eps|sigma|beta)\b")
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .. import stats
+from ..book import row as _row
 from ..stats import Estimate
 from .run import Result, Scales, Threshold, Toy
 
@@ -288,10 +289,6 @@ def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
     from .. import book
 
     return book.table_rows(_rows, numbers(result), result.config, paper)
-
-
-def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
-    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
 
 
 def _rows(e: dict[str, float], cfg) -> list[dict]:

@@ -8,6 +8,7 @@ import math
 import torch
 
 from .. import stats
+from ..book import row as _row
 from .run import Result
 
 __all__ = ["CLAIM", "numbers", "paper_vs_ours", "pkey", "scale"]
@@ -196,10 +197,6 @@ def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
     from .. import book
 
     return book.table_rows(_rows, numbers(result), result.config, paper)
-
-
-def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
-    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
 
 
 def _rows(s: dict[str, float], cfg) -> list[dict]:

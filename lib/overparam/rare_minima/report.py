@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .. import stats
+from ..book import row as _row
 from .run import Result
 
 __all__ = ["CLAIM", "numbers", "paper_vs_ours", "width_key", "scale"]
@@ -380,10 +381,6 @@ def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
     from .. import book
 
     return book.table_rows(_rows, numbers(result), result.config, paper)
-
-
-def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
-    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
 
 
 def _inside(s: dict[str, float], key: str, value: float) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from .. import stats
+from ..book import row as _row
 from ..stats import Estimate
 from .measures import PAIR_SETS, RANDOM_COSINE, exploration_theory, pos_explored_theory
 from .run import Ablations, Mnist, Result, Stuck, Sweep
@@ -251,10 +252,6 @@ def paper_vs_ours(result: Result, paper: dict | None = None) -> list[dict]:
     from .. import book
 
     return book.table_rows(_rows, numbers(result), result.config, paper)
-
-
-def _row(id_: str, quantity: str, paper: str, verdict: tuple[str, str], ours: str) -> dict:
-    return {"id": id_, "quantity": quantity, "paper": paper, "reproduced": verdict[0], "why": verdict[1], "ours": ours}
 
 
 def _rows(s: dict[str, float], cfg) -> list[dict]:
